@@ -1,0 +1,3 @@
+from tsync.cli import main
+
+main()
