@@ -110,23 +110,29 @@ def read_environment(env_file=None, *, environ=None) -> dict[str, str]:
     return values
 
 
-def settings_from_values(values: dict[str, str]) -> Settings:
-    reader = _Reader(values)
+def settings_from_values(values: dict[str, str], *, offline: bool = False) -> Settings:
+    """Validate raw values into Settings.
 
-    revel_url = reader.url("REVEL_API_URL", required=True, example="https://acme.revelup.com")
+    `offline` lets the API URLs and credentials be absent, for commands that
+    only read files (`tsync preview`).
+    """
+    reader = _Reader(values)
+    online = not offline
+
+    revel_url = reader.url("REVEL_API_URL", required=online, default="", example="https://acme.revelup.com")
     establishment_id = reader.integer("REVEL_ESTABLISHMENT_ID", required=False)
     venues = _read_venues(reader, establishment_id)
 
     return Settings(
         tripleseat_url=reader.url("TRIPLESEAT_API_URL", default=DEFAULT_TRIPLESEAT_URL),
-        tripleseat_client_id=reader.text("TRIPLESEAT_CLIENT_ID", required=True),
-        tripleseat_client_secret=reader.text("TRIPLESEAT_CLIENT_SECRET", required=True),
+        tripleseat_client_id=reader.text("TRIPLESEAT_CLIENT_ID", required=online, default=""),
+        tripleseat_client_secret=reader.text("TRIPLESEAT_CLIENT_SECRET", required=online, default=""),
         tripleseat_site_id=reader.text("TRIPLESEAT_SITE_ID"),
         tripleseat_token_path=reader.text("TRIPLESEAT_TOKEN_PATH", default="/oauth2/token"),
         tripleseat_rate_limit=reader.number("TRIPLESEAT_RATE_LIMIT", default=10.0, minimum=0.1),
         revel_url=revel_url,
-        revel_api_key=reader.text("REVEL_API_KEY", required=True),
-        revel_api_secret=reader.text("REVEL_API_SECRET", required=True),
+        revel_api_key=reader.text("REVEL_API_KEY", required=online, default=""),
+        revel_api_secret=reader.text("REVEL_API_SECRET", required=online, default=""),
         revel_user_id=reader.integer("REVEL_USER_ID", default=1),
         revel_station_id=reader.integer("REVEL_STATION_ID"),
         revel_dining_option=reader.integer("REVEL_DINING_OPTION", default=3),
@@ -248,8 +254,8 @@ class _Reader:
 
     def url(self, name: str, *, required: bool = False, default: str | None = None, example: str = "") -> str | None:
         value = self.text(name, required=required, default=default)
-        if value is None:
-            return None
+        if not value:
+            return value
         if not value.startswith(("http://", "https://")):
             hint = f" such as {example}" if example else ""
             raise ConfigError(f"{name} {value!r} is not an http(s) URL: set a base URL{hint}")

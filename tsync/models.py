@@ -123,6 +123,7 @@ class EventResult:
     revel_order_id: int | None = None
     reason: str | None = None
     differences: dict[str, int] = field(default_factory=dict)
+    retryable: bool = False  # the failure was transient (timeout, 429, 5xx) and a retry may succeed
     plan: OrderPlan | None = None  # kept for --dry-run output, never serialised by to_dict
 
     def to_dict(self) -> dict:
