@@ -36,11 +36,12 @@ TAX_WORDS = ("tax", "vat", "gst", "hst")
 GRATUITY_WORDS = ("gratuity", "tip")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Line:
     item: PlannedItem
     billing_ids: set[str]
     source: dict
+    charge_shares: dict[str, Decimal] = field(default_factory=dict)  # billing id -> this line's share
 
 
 @dataclass
@@ -252,38 +253,48 @@ def charge_kind(description: str) -> str:
 
 def _apply_billing_totals(document: _Document) -> list[PlannedCharge]:
     """Spread each billing total over the lines it applies to; return the charges."""
-    totals = [raw for raw in document.raw.get("billing_totals") or [] if isinstance(raw, dict)]
     charges = []
-    for raw in totals:
+    taxed_by: dict[str, set[str]] = {}
+    for raw in document.raw.get("billing_totals") or []:
+        if not isinstance(raw, dict):
+            continue
         name = str(raw.get("description") or raw.get("name") or "Charge")
         try:
             rate = to_decimal(raw.get("value"), field=f"billing total {name!r} value")
             amount = to_cents(to_decimal(raw.get("total_price", raw.get("total")), field=f"billing total {name!r}"))
         except ValueError as error:
             raise PlanningError(str(error)) from None
-        charges.append(PlannedCharge(charge_kind(name), name, rate, amount, ZERO, billing_id=str(raw.get("billing_id") or "")))
+        charge = PlannedCharge(charge_kind(name), name, rate, amount, ZERO, billing_id=str(raw.get("billing_id") or ""))
+        charges.append(charge)
+        # NOTE: Tripleseat does not document how a taxable service charge is
+        # marked. A charge whose own billing_ids list taxes is read as taxed by
+        # them; without such a list, tsync reads it from the tax's total.
+        taxed_by[charge.billing_id] = {str(value) for value in raw.get("billing_ids") or []}
 
-    # Service charges and gratuity first: whether a tax also covers them is read from the tax's total.
+    # Service charges and gratuity first, because a tax may also cover them.
     for charge in charges:
         if charge.kind != "tax":
-            shares = _spread_charge(charge, _lines_for(document, charge), base=lambda line: line.item.net)
-            for line, share in shares:
+            for line, share in _spread_charge(charge, _lines_for(document, charge), base=lambda line: line.item.net):
                 line.item.service_charge += share
+                line.charge_shares[charge.billing_id] = share
 
-    for charge in charges:
-        if charge.kind == "tax":
-            lines = _lines_for(document, charge)
-            taxed_charges = _taxed_charges(charge, lines, charges, document)
-            for taxed in taxed_charges:
-                taxed.taxed = True
-            covers_charges = bool(taxed_charges)
-            shares = _spread_charge(
-                charge, lines,
-                base=lambda line: line.item.net + (line.item.service_charge if covers_charges else ZERO),
-            )
-            for line, share in shares:
-                line.item.tax += share
-                line.item.tax_rate += charge.rate
+    for tax in charges:
+        if tax.kind != "tax":
+            continue
+        tax_lines = _lines_for(document, tax)
+        covered = _charges_taxed_by(tax, tax_lines, charges, taxed_by, document)
+        for charge in covered:
+            charge.taxed = True
+        covered_ids = {charge.billing_id for charge in covered}
+
+        def base(line: _Line) -> Decimal:
+            own = line.item.net if line in tax_lines else ZERO
+            return own + sum((line.charge_shares.get(billing_id, ZERO) for billing_id in covered_ids), ZERO)
+
+        involved = [line for line in document.lines if line in tax_lines or any(line.charge_shares.get(billing_id) for billing_id in covered_ids)]
+        for line, share in _spread_charge(tax, involved, base=base):
+            line.item.tax += share
+            line.item.tax_rate += tax.rate
     return charges
 
 
@@ -295,25 +306,27 @@ def _lines_for(document: _Document, charge: PlannedCharge) -> list[_Line]:
     return [line for line in document.lines if charge.billing_id in line.billing_ids]
 
 
-def _taxed_charges(tax: PlannedCharge, lines: list[_Line], charges: list[PlannedCharge], document: _Document) -> list[PlannedCharge]:
-    """Return the service charges this tax also covers, read from Tripleseat's tax total.
+def _charges_taxed_by(tax: PlannedCharge, tax_lines: list[_Line], charges: list[PlannedCharge],
+                      taxed_by: dict[str, set[str]], document: _Document) -> list[PlannedCharge]:
+    """Return the service charges and gratuities this tax also covers.
 
-    A tax covers the charges on its lines when its total equals the rate
-    applied to the lines plus their charges, and not the rate applied to the
-    lines alone.
+    An explicit list on the charge wins. Otherwise the charges on the tax's
+    lines count as taxed when the tax's total equals the rate applied to the
+    lines plus those charges, and not the rate applied to the lines alone.
     """
-    others = [
-        charge for charge in charges
-        if charge.kind != "tax" and charge.amount and set(map(id, _lines_for(document, charge))) & set(map(id, lines))
-    ]
-    if not others:
+    others = [charge for charge in charges if charge.kind != "tax" and charge.amount]
+    if any(taxed_by.get(charge.billing_id) for charge in others):
+        return [charge for charge in others if tax.billing_id in taxed_by.get(charge.billing_id, set())]
+
+    line_ids = {id(line) for line in tax_lines}
+    candidates = [charge for charge in others if any(id(line) in line_ids for line in _lines_for(document, charge))]
+    if not candidates:
         return []
-    base = sum((line.item.net for line in lines), ZERO)
-    charge_base = sum((line.item.service_charge for line in lines), ZERO)
+    base = sum((line.item.net for line in tax_lines), ZERO)
     untaxed = to_cents(base * tax.rate / 100)
-    taxed = to_cents((base + charge_base) * tax.rate / 100)
+    taxed = to_cents((base + sum((charge.amount for charge in candidates), ZERO)) * tax.rate / 100)
     if tax.amount == taxed and tax.amount != untaxed:
-        return others
+        return candidates
     return []
 
 
