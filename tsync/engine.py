@@ -1,0 +1,486 @@
+"""The sync engine: one code path for `tsync event`, `tsync recent` and webhooks.
+
+For each event: fetch it with financials, check eligibility, claim it, check
+the ledger and then Revel for an order with its local_id, plan the order,
+create it in recorded phases, and record the outcome. The engine knows
+nothing of Click or HTTP details; the API clients and the store are passed in.
+"""
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from tsync.config import Settings
+from tsync.errors import ApiError, AuthError, ConfigError, InputError, NotFoundError, PlanningError, TransientError
+from tsync.logs import log_context, new_run_id
+from tsync.mapping import ProductMapping, describe_item, load_mapping
+from tsync.models import EventResult, OrderPlan, RunResult
+from tsync.money import format_money, to_decimal
+from tsync.planning import order_uuid, plan_hash, plan_order
+from tsync.store import Store, utc_now_text
+from tsync.times import tripleseat_timestamp, utc_now
+
+logger = logging.getLogger(__name__)
+
+# Statuses that cancel an event whose order already exists in Revel.
+CANCELLED_STATUSES = frozenset({"LOST"})
+# Ledger outcomes that mean an order exists (fully, or partly written).
+ORDER_OUTCOMES = frozenset({"injected", "creating", "duplicate"})
+
+
+@dataclass
+class UnmappedItem:
+    description: str
+    count: int
+    event_ids: list[int]
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        tripleseat,
+        revel,
+        store: Store,
+        notifier=None,
+        clock=utc_now,
+        mapping: ProductMapping | None = None,
+    ):
+        self.settings = settings
+        self.tripleseat = tripleseat
+        self.revel = revel
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self._mapping = mapping
+
+    # runs
+
+    def run_event(self, event_id: int, *, run_id: str | None = None, dry_run: bool = False) -> RunResult:
+        """Sync one event now and return the run's result (mode "single")."""
+        result = RunResult(run_id or new_run_id(), "single", dry_run=dry_run)
+        with self._run(result):
+            with log_context(event_id=event_id):
+                result.events.append(self.sync_event(event_id, run_id=result.run_id, dry_run=dry_run))
+        return result
+
+    def run_recent(self, hours_back: float, *, run_id: str | None = None, dry_run: bool = False, progress=None) -> RunResult:
+        """Reconcile every event updated in the last `hours_back` hours (mode "recent").
+
+        `progress(done, total)` is called as events finish, for a progress bar.
+        """
+        if not hours_back > 0:
+            raise InputError(f"--hours-back {hours_back} is not positive: give a number of hours such as 48")
+        result = RunResult(run_id or new_run_id(), "recent", dry_run=dry_run)
+        with self._run(result):
+            rows = self.find_updated_events(hours_back)
+            logger.info("found %d events updated in the last %s hours", len(rows), _hours(hours_back))
+            known_orders = self._prefetch_orders(rows)
+            if progress:
+                progress(0, len(rows))
+
+            for done, row in enumerate(rows, start=1):
+                event_id = int(row["id"])
+                with log_context(event_id=event_id):
+                    outcome = self._precheck(row) or self.sync_event(
+                        event_id, run_id=result.run_id, dry_run=dry_run, known_orders=known_orders
+                    )
+                result.events.append(outcome)
+                if progress:
+                    progress(done, len(rows))
+        return result
+
+    def cancel_event(self, event_id: int, *, run_id: str | None = None, reason: str) -> RunResult:
+        """Record that an event was cancelled in Tripleseat; alert when its Revel order must be voided."""
+        result = RunResult(run_id or new_run_id(), "single")
+        with self._run(result):
+            with log_context(event_id=event_id):
+                row = self.store.get_event(event_id) or {}
+                result.events.append(self._cancel(event_id, row.get("name") or "", row, reason, result.run_id))
+        return result
+
+    class _RunScope:
+        def __init__(self, engine: "Engine", result: RunResult):
+            self.engine = engine
+            self.result = result
+            self.context = log_context(run_id=result.run_id)
+
+        def __enter__(self):
+            self.context.__enter__()
+            self.engine.store.start_run(self.result.run_id, self.result.mode, self.result.dry_run)
+            logger.info("Sync started - mode %s%s", self.result.mode, " (dry run)" if self.result.dry_run else "")
+            return self
+
+        def __exit__(self, kind, error, traceback):
+            summary = self.result.summary
+            self.engine.store.finish_run(self.result.run_id, summary)
+            if error is not None:
+                logger.error("Sync stopped: %s", error)
+            logger.info(
+                "Sync completed - Queried: %d, Injected: %d, Skipped: %d, Failed: %d",
+                summary["queried"], summary["injected"], summary["skipped"], summary["failed"],
+            )
+            self.context.__exit__(kind, error, traceback)
+            return False
+
+    def _run(self, result: RunResult) -> "_RunScope":
+        return Engine._RunScope(self, result)
+
+    # one event
+
+    def sync_event(self, event_id: int, *, run_id: str, dry_run: bool = False, known_orders: dict | None = None) -> EventResult:
+        """Sync one event and return its result row; only AuthError and ConfigError escape."""
+        local_id = self.settings.local_id(event_id)
+        try:
+            event = self.tripleseat.get_event(event_id)
+        except NotFoundError:
+            return self._fail(event_id, "", f"Tripleseat event {event_id} not found: check the id", retryable=False)
+        except TransientError as error:
+            return self._fail(event_id, "", f"fetching the event from Tripleseat failed: {error}", retryable=True)
+        except AuthError:
+            raise
+        except ApiError as error:
+            return self._fail(event_id, "", f"fetching the event from Tripleseat failed: {error}", retryable=False)
+
+        name = str(event.get("name") or "")
+        status = str(event.get("status") or "").upper()
+        ledger_row = self.store.get_event(event_id) or {}
+
+        venue = self.settings.venue_for(event.get("location_id") or (event.get("location") or {}).get("id"))
+        if venue is None:
+            return self._skip(event_id, name, _location_reason(event))
+        if status not in self.settings.eligible_statuses:
+            if status in CANCELLED_STATUSES and ledger_row.get("outcome") in ORDER_OUTCOMES:
+                return self._cancel(event_id, name, ledger_row, f"status changed to {status}", run_id)
+            return self._skip(event_id, name, self._status_reason(status))
+
+        if not self.store.claim_event(event_id, run_id):
+            return self._skip(event_id, name, f"IN PROGRESS - another sync is creating order {local_id}")
+        try:
+            return self._sync_claimed(event, name, venue, ledger_row, run_id=run_id, dry_run=dry_run, known_orders=known_orders)
+        finally:
+            self.store.release_event(event_id, run_id)
+
+    def _sync_claimed(self, event: dict, name: str, venue, ledger_row: dict, *, run_id: str, dry_run: bool, known_orders: dict | None) -> EventResult:
+        event_id = int(event["id"])
+        local_id = self.settings.local_id(event_id)
+        # Read the ledger again under the claim: another process may have finished meanwhile.
+        ledger_row = self.store.get_event(event_id) or ledger_row
+
+        order_id = ledger_row.get("revel_order_id")
+        if ledger_row.get("cancelled_at") and order_id:
+            return self._skip(event_id, name, f"CANCELLED - order {order_id} was flagged for voiding after the event "
+                              f"was cancelled; check Revel before creating it again", order_id=order_id)
+        if ledger_row.get("outcome") in ("injected", "duplicate"):
+            return self._skip(event_id, name, _duplicate_reason(local_id), order_id=order_id)
+
+        try:
+            existing = self._existing_order(local_id, venue.establishment_id, ledger_row, known_orders)
+        except TransientError as error:
+            return self._fail(event_id, name, f"looking up {local_id} in Revel failed: {error}", retryable=True)
+        except AuthError:
+            raise
+        except ApiError as error:
+            return self._fail(event_id, name, f"looking up {local_id} in Revel failed: {error}", retryable=False)
+
+        if existing is not None and not self._resumable(existing, local_id, ledger_row):
+            self.store.record_event(event_id, local_id, name=name, outcome="duplicate", revel_order_id=existing.get("id"),
+                                    establishment_id=venue.establishment_id, reason=_duplicate_reason(local_id), run_id=run_id)
+            return self._skip(event_id, name, _duplicate_reason(local_id), order_id=existing.get("id"))
+
+        try:
+            plan = plan_order(event, settings=self.settings, venue=venue, mapping=self.mapping(),
+                              now=self.clock(), booking=self._booking_for(event))
+        except PlanningError as error:
+            return self._fail(event_id, name, str(error), retryable=False, local_id=local_id, establishment=venue.establishment_id)
+        except TransientError as error:
+            return self._fail(event_id, name, f"fetching the event's booking failed: {error}", retryable=True)
+
+        if dry_run:
+            result = self._skip(event_id, name, _dry_run_reason(plan), order_id=existing.get("id") if existing else None)
+            result.plan = plan
+            result.differences = dict(plan.differences)
+            return result
+
+        return self._create(plan, name, existing, run_id)
+
+    def _create(self, plan: OrderPlan, name: str, existing: dict | None, run_id: str) -> EventResult:
+        event_id = plan.event_id
+        digest = plan_hash(plan)
+        self.store.record_event(
+            event_id, plan.local_id, name=name, outcome="creating", establishment_id=plan.establishment_id,
+            plan_hash=digest, run_id=run_id, reason=None, last_error=None,
+            revel_order_id=existing.get("id") if existing else None,
+        )
+        if existing:
+            logger.info("resuming order %s for %s", existing.get("id"), plan.local_id)
+        else:
+            logger.info("creating order %s: %d items, total %s", plan.local_id, len(plan.items), format_money(plan.final_total))
+
+        def remember_order(order_id: int) -> None:
+            self.store.record_event(event_id, plan.local_id, revel_order_id=order_id)
+
+        try:
+            order_id = self.revel.write_order(plan, existing=existing, on_order_created=remember_order)
+        except TransientError as error:
+            return self._fail(event_id, name, f"creating {plan.local_id} in Revel failed: {error} (tsync resumes it on the next sync)",
+                              retryable=True, local_id=plan.local_id, outcome="creating")
+        except AuthError:
+            raise
+        except ApiError as error:
+            return self._fail(event_id, name, f"Revel rejected {plan.local_id}: {error}", retryable=False,
+                              local_id=plan.local_id, outcome="creating")
+
+        self.store.record_event(event_id, plan.local_id, outcome="injected", revel_order_id=order_id,
+                                injected_at=utc_now_text(), last_error=None)
+        if plan.differences:
+            logger.warning("order %s matches Tripleseat's totals; per-line rounding differed: %s", order_id, _cents_text(plan.differences))
+        logger.info("created order %s for %s", order_id, plan.local_id)
+        return EventResult(event_id, name, "injected", revel_order_id=order_id, differences=dict(plan.differences))
+
+    def _existing_order(self, local_id: str, establishment_id: int, ledger_row: dict, known_orders: dict | None) -> dict | None:
+        if ledger_row.get("outcome") == "creating" and ledger_row.get("revel_order_id"):
+            try:
+                return self.revel.get_order(ledger_row["revel_order_id"])
+            except NotFoundError:
+                logger.warning("order %s from the ledger is gone from Revel", ledger_row["revel_order_id"])
+
+        if known_orders is not None and local_id in known_orders:
+            orders = known_orders[local_id]
+        else:
+            orders = self.revel.find_orders_by_local_id(local_id, establishment_id)
+        if not orders:
+            return None
+        if len(orders) > 1:
+            logger.warning("Revel holds %d orders with local_id %s: %s", len(orders), local_id,
+                           ", ".join(str(order.get("id")) for order in orders))
+        ours = [order for order in orders if order.get("uuid") == order_uuid(local_id)]
+        return (ours or orders)[0]
+
+    def _resumable(self, order: dict, local_id: str, ledger_row: dict) -> bool:
+        """Tell whether an order found in Revel is one of tsync's own that is not finished yet.
+
+        tsync's orders carry a uuid derived from the local_id. Totals are the
+        last phase written, so an order of ours whose final total is still
+        zero stopped part-way. Any other order with the same local_id was made
+        by someone else and is left alone.
+        """
+        if order.get("uuid") != order_uuid(local_id):
+            return False
+        if ledger_row.get("outcome") == "creating":
+            return True
+        try:
+            return to_decimal(order.get("final_total")) == 0
+        except ValueError:
+            return False
+
+    def _booking_for(self, event: dict) -> dict | None:
+        """Fetch the event's booking when its items may sit on a booking-level document.
+
+        NOTE: Tripleseat may embed the booking in the event; tsync fetches it
+        only when the event has no live document of its own with line items.
+        """
+        if isinstance(event.get("booking"), dict) and event["booking"].get("documents") is not None:
+            return None
+        has_items = any(
+            isinstance(document, dict) and not document.get("deleted_at") and document.get("line_items")
+            for document in event.get("documents") or []
+        )
+        booking_id = event.get("booking_id")
+        if has_items or not booking_id:
+            return None
+        try:
+            return self.tripleseat.get_booking(int(booking_id))
+        except NotFoundError:
+            return None
+
+    def _cancel(self, event_id: int, name: str, ledger_row: dict, why: str, run_id: str) -> EventResult:
+        local_id = self.settings.local_id(event_id)
+        order_id = ledger_row.get("revel_order_id")
+        if ledger_row.get("cancelled_at"):
+            return self._skip(event_id, name, f"CANCELLED - already recorded ({why})", order_id=order_id)
+
+        self.store.record_event(event_id, local_id, name=name, cancelled_at=utc_now_text(), run_id=run_id,
+                                outcome="cancelled" if not order_id else ledger_row.get("outcome", "injected"),
+                                reason=f"cancelled: {why}")
+        if not order_id:
+            logger.info("event cancelled (%s) before any order was created", why)
+            return self._skip(event_id, name, f"CANCELLED - {why}; no Revel order was created")
+
+        reason = f"CANCELLED - {why}; void Revel order {order_id} ({local_id}) by hand"
+        logger.warning("event cancelled (%s): Revel order %s needs voiding", why, order_id)
+        if self.notifier is not None:
+            self.notifier.alert(
+                f"[tsync] Void Revel order {order_id}: event {event_id} cancelled",
+                f"Tripleseat event {event_id} ({name or 'no name'}) was cancelled: {why}.\n"
+                f"Revel order {order_id} (local_id {local_id}) was created for it and is still open.\n"
+                f"A person should void that order in Revel. tsync creates nothing more for this event.\n",
+                correlation_id=run_id,
+            )
+        return self._skip(event_id, name, reason, order_id=order_id)
+
+    # recent
+
+    def find_updated_events(self, hours_back: float) -> list[dict]:
+        """Return the search rows of events whose `updated_at` falls in the window, oldest first.
+
+        Tripleseat's updated-date filter takes whole days, so tsync asks for
+        one extra day on each side and filters the times itself.
+        """
+        now = self.clock()
+        start = now - timedelta(hours=hours_back)
+        first_day = (start - timedelta(days=1)).date()
+        last_day = (now + timedelta(days=1)).date()
+
+        rows: dict[int, dict] = {}
+        for row in self.tripleseat.search_events(first_day, last_day):
+            try:
+                event_id = int(row["id"])
+            except (KeyError, TypeError, ValueError):
+                logger.warning("search returned an event without a numeric id; skipped it")
+                continue
+            updated = self._updated_at(row)
+            if updated is not None and not (start <= updated <= now + timedelta(minutes=5)):
+                continue
+            rows[event_id] = row
+        return sorted(rows.values(), key=lambda row: (self._updated_at(row) or now, int(row["id"])))
+
+    def _updated_at(self, row: dict) -> datetime | None:
+        venue = self.settings.venue_for(row.get("location_id") or (row.get("location") or {}).get("id"))
+        zone = venue.timezone if venue else timezone.utc
+        return tripleseat_timestamp(row.get("updated_at"), zone)
+
+    def _precheck(self, row: dict) -> EventResult | None:
+        """Settle a search row without fetching the event, when its location or status rules it out."""
+        event_id = int(row["id"])
+        name = str(row.get("name") or "")
+        if self.settings.venue_for(row.get("location_id") or (row.get("location") or {}).get("id")) is None:
+            if row.get("location_id") is not None or row.get("location"):
+                return self._skip(event_id, name, _location_reason(row))
+            return None
+        status = str(row.get("status") or "").upper()
+        if status and status not in self.settings.eligible_statuses and status not in CANCELLED_STATUSES:
+            return self._skip(event_id, name, self._status_reason(status))
+        return None
+
+    def _prefetch_orders(self, rows: list[dict]) -> dict[str, list[dict]] | None:
+        """Look up in batches the Revel orders of events the ledger has not settled."""
+        local_ids = []
+        for row in rows:
+            event_id = int(row["id"])
+            ledger_row = self.store.get_event(event_id) or {}
+            if ledger_row.get("outcome") not in ("injected", "duplicate"):
+                local_ids.append(self.settings.local_id(event_id))
+        if not local_ids:
+            return {}
+        try:
+            found = self.revel.find_orders_by_local_ids(local_ids)
+        except AuthError:
+            raise
+        except ApiError as error:
+            logger.warning("batch lookup in Revel failed (%s); looking up events one by one", error)
+            return None
+        return {local_id: found.get(local_id, []) for local_id in local_ids}
+
+    # mapping and products
+
+    def mapping(self) -> ProductMapping:
+        if self._mapping is None:
+            try:
+                self._mapping = load_mapping(self.settings.mapping_path)
+            except InputError as error:
+                raise ConfigError(str(error)) from None
+        return self._mapping
+
+    def unmapped_items(self, hours_back: float) -> tuple[list[UnmappedItem], int]:
+        """List the line items of recent events that the mapping does not cover, with counts.
+
+        Returns the items, most frequent first, and the number of events read.
+        """
+        mapping = self.mapping()
+        counts: Counter = Counter()
+        events_by_item: dict[str, list[int]] = {}
+        rows = self.find_updated_events(hours_back)
+        for row in rows:
+            event_id = int(row["id"])
+            with log_context(event_id=event_id):
+                event = self.tripleseat.get_event(event_id)
+            documents = [document for document in event.get("documents") or [] if isinstance(document, dict) and not document.get("deleted_at")]
+            booking = self._booking_for(event) or (event.get("booking") if isinstance(event.get("booking"), dict) else None)
+            if booking:
+                documents += [document for document in booking.get("documents") or [] if isinstance(document, dict) and not document.get("deleted_at")]
+            for document in documents:
+                for line_item in document.get("line_items") or []:
+                    if isinstance(line_item, dict) and mapping.match(line_item) is None:
+                        description = describe_item(line_item)
+                        counts[description] += 1
+                        events_by_item.setdefault(description, [])
+                        if event_id not in events_by_item[description]:
+                            events_by_item[description].append(event_id)
+        items = [UnmappedItem(description, count, events_by_item[description]) for description, count in counts.most_common()]
+        return items, len(rows)
+
+    # result rows
+
+    def _skip(self, event_id: int, name: str, reason: str, *, order_id=None) -> EventResult:
+        logger.info("skipped: %s", reason)
+        return EventResult(event_id, name, "skipped", revel_order_id=order_id, reason=reason)
+
+    def _fail(self, event_id: int, name: str, reason: str, *, retryable: bool, record: bool = True,
+              local_id: str | None = None, establishment: int | None = None, outcome: str = "failed") -> EventResult:
+        logger.error("failed: %s", reason)
+        order_id = None
+        if record:
+            local_id = local_id or self.settings.local_id(event_id)
+            fields = {"name": name, "outcome": outcome, "last_error": reason, "reason": reason}
+            if establishment is not None:
+                fields["establishment_id"] = establishment
+            existing = self.store.get_event(event_id) or {}
+            if existing.get("outcome") == "creating" and outcome == "failed":
+                fields["outcome"] = "creating"
+            self.store.record_event(event_id, local_id, **fields)
+            order_id = (self.store.get_event(event_id) or {}).get("revel_order_id")
+        return EventResult(event_id, name, "failed", revel_order_id=order_id, reason=reason, retryable=retryable)
+
+    def _status_reason(self, status: str) -> str:
+        eligible = ", ".join(sorted(self.settings.eligible_statuses))
+        return f"STATUS - {status or 'no status'} is not eligible (TSYNC_ELIGIBLE_STATUSES: {eligible})"
+
+
+def build_engine(settings: Settings, *, store: Store | None = None, notifier=None) -> Engine:
+    """Build an engine with real API clients; opens the ledger at TSYNC_DB unless a store is given."""
+    from tsync.revel import RevelClient
+    from tsync.tripleseat import TripleseatClient
+
+    store = store or Store(settings.db_path)
+    return Engine(
+        settings,
+        tripleseat=TripleseatClient(settings, store=store),
+        revel=RevelClient(settings),
+        store=store,
+        notifier=notifier,
+    )
+
+
+def _duplicate_reason(local_id: str) -> str:
+    return f"DUPLICATE - Order {local_id} already exists"
+
+
+def _dry_run_reason(plan: OrderPlan) -> str:
+    return (f"DRY RUN - would create order {plan.local_id}: {len(plan.items)} items, total "
+            f"{format_money(plan.final_total)}, due {format_money(plan.remaining_due)}")
+
+
+def _location_reason(event: dict) -> str:
+    location = event.get("location_id") or (event.get("location") or {}).get("id")
+    return f"LOCATION - Tripleseat location {location} is not configured (add it to TSYNC_LOCATIONS)"
+
+
+def _cents_text(differences: dict[str, int]) -> str:
+    return ", ".join(f"{name} {cents:+d} cents" for name, cents in differences.items())
+
+
+def _hours(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
