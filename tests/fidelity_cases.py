@@ -9,29 +9,29 @@ import copy
 from dataclasses import dataclass, field
 
 MAPPING_CSV = """kind,key,revel_product_id,note
-# menu items sold at every venue
-menu_item_id,80101,4512,Breakfast Burrito Platter
-menu_item_id,80102,4513,Cold Brew Traveler
-menu_item_id,80201,4514,Plated Dinner
-menu_item_id,80202,4515,Wine Service
+# product ids exist in the sandbox's Revel catalogue
+menu_item_id,80101,4540,Breakfast Burrito Platter
+menu_item_id,80102,4541,Cold Brew Traveler
+menu_item_id,80201,4520,Plated Dinner
+menu_item_id,80202,4530,Wine Service
 menu_item_id,70011,4512,Passed hors d'oeuvres
-menu_item_id,70102,4513,Roast Chicken Entree
-menu_item_id,70103,4514,Seared Salmon Entree
-menu_item_id,71001,4515,House Wine Package
-menu_item_id,80301,4516,Boxed Lunch
-menu_item_id,80401,4517,Cupcake Tower
-menu_item_id,80402,4518,Assorted Cupcakes
-menu_item_id,80501,4519,Taco Bar
-menu_item_id,80502,4520,Margarita Pitchers
-menu_item_id,80601,4521,Kouign-amann Tray
-menu_item_id,80701,4522,Bagel Platter
-menu_item_id,80702,4523,Lox Platter
-menu_item_id,80703,4524,Coffee Box
+menu_item_id,70102,4520,Roast Chicken Entree
+menu_item_id,70103,4521,Seared Salmon Entree
+menu_item_id,71001,4530,House Wine Package
+menu_item_id,80301,4546,Boxed Lunch
+menu_item_id,80401,4542,Cupcake Tower
+menu_item_id,80402,4548,Assorted Cupcakes
+menu_item_id,80501,4550,Taco Bar
+menu_item_id,80502,4554,Margarita Pitchers
+menu_item_id,80601,4540,Kouign-amann Tray
+menu_item_id,80701,4547,Bagel Platter
+menu_item_id,80702,4522,Lox Platter
+menu_item_id,80703,4541,Coffee Box
 name,Mezzanine Rental,4601,
-name,Room Fee,4601,
-name,Utensil Kit,4602,zero-price line
-category,Fees,4700,generic fee product; the line keeps its name
-category,Audio Visual,4701,generic AV product; the line keeps its name
+name,Room Fee,4602,
+name,Utensil Kit,4999,zero-price line
+category,Fees,4710,generic fee product; the line keeps its name
+category,Audio Visual,4700,generic AV product; the line keeps its name
 """
 
 NEW_YORK = 30112
@@ -138,9 +138,9 @@ CASES.append(Case(
     ], [billing(2, "Sales Tax", "6.25", "22.69"), billing(3, "City Tax", "2.0", "6.36")],
         grand_total="392.05", amount_due="392.05")], grand_total="392.05", amount_due="392.05"),
     items=[
-        ExpectedItem("Breakfast Burrito Platter", 4512, "20", "9.50", "190.00", "0.00", "15.68"),
-        ExpectedItem("Cold Brew Traveler", 4513, "4", "32.00", "128.00", "0.00", "10.56"),
-        ExpectedItem("Delivery Fee", 4700, "1", "45.00", "45.00", "0.00", "2.81", name_override="Delivery Fee"),
+        ExpectedItem("Breakfast Burrito Platter", 4540, "20", "9.50", "190.00", "0.00", "15.68"),
+        ExpectedItem("Cold Brew Traveler", 4541, "4", "32.00", "128.00", "0.00", "10.56"),
+        ExpectedItem("Delivery Fee", 4710, "1", "45.00", "45.00", "0.00", "2.81", name_override="Delivery Fee"),
     ],
     subtotal="363.00", tax="29.05", final_total="392.05", remaining_due="392.05",
     pickup_time="2026-12-12T12:00:00",
@@ -162,9 +162,9 @@ CASES.append(Case(
         payments=[payment(91, "1000.00", "paid", "Deposit"), payment(92, "2114.94", "unpaid", "Final Payment")])],
         grand_total="3114.94", amount_due="2114.94"),
     items=[
-        ExpectedItem("Plated Dinner", 4514, "30", "55.00", "1650.00", "0.00", "155.76"),
-        ExpectedItem("Wine Service", 4515, "30", "20.00", "600.00", "60.00", "50.98"),
-        ExpectedItem("Room Fee", 4601, "1", "300.00", "300.00", "0.00", "24.00"),
+        ExpectedItem("Plated Dinner", 4520, "30", "55.00", "1650.00", "0.00", "155.76"),
+        ExpectedItem("Wine Service", 4530, "30", "20.00", "600.00", "60.00", "50.98"),
+        ExpectedItem("Room Fee", 4602, "1", "300.00", "300.00", "0.00", "24.00"),
     ],
     subtotal="2550.00", discount="60.00", tax="230.74", service_charge="394.20", final_total="3114.94",
     payments=["1000.00"], remaining_due="2114.94", pickup_time="2026-12-12T12:00:00",
@@ -189,11 +189,11 @@ CASES.append(Case(
         start_utc="2026-06-14T22:30:00Z", end_utc="2026-06-15T02:30:00Z"),
     items=[
         ExpectedItem("Passed Hors d'Oeuvres", 4512, "40", "6.00", "240.00", "0.00", "16.80"),
-        ExpectedItem("Roast Chicken Entrée", 4513, "25", "42.00", "1050.00", "0.00", "73.50"),
-        ExpectedItem("Seared Salmon Entrée", 4514, "15", "46.00", "690.00", "0.00", "48.30"),
-        ExpectedItem("House Wine Package (3 hr)", 4515, "40", "18.00", "720.00", "72.00", "45.36"),
+        ExpectedItem("Roast Chicken Entrée", 4520, "25", "42.00", "1050.00", "0.00", "73.50"),
+        ExpectedItem("Seared Salmon Entrée", 4521, "15", "46.00", "690.00", "0.00", "48.30"),
+        ExpectedItem("House Wine Package (3 hr)", 4530, "40", "18.00", "720.00", "72.00", "45.36"),
         ExpectedItem("Mezzanine Rental", 4601, "1", "500.00", "500.00", "0.00", "35.00"),
-        ExpectedItem("Projector & Mic", 4701, "1", "150.00", "150.00", "0.00", "10.50", name_override="Projector & Mic"),
+        ExpectedItem("Projector & Mic", 4700, "1", "150.00", "150.00", "0.00", "10.50", name_override="Projector & Mic"),
     ],
     subtotal="3350.00", discount="72.00", tax="229.46", service_charge="525.60", final_total="4033.06",
     payments=["1000.00"], remaining_due="3033.06", pickup_time="2026-06-14T18:30:00",
@@ -210,8 +210,8 @@ CASES.append(Case(
         grand_total="1725.00", amount_due="1725.00", location_id=CHICAGO,
         start_utc="2026-12-12T17:00:00Z"),
     items=[
-        ExpectedItem("Boxed Lunch", 4516, "120", "12.50", "1500.00", "0.00", "0.00"),
-        ExpectedItem("Utensil Kit", 4602, "120", "0.00", "0.00", "0.00", "0.00"),
+        ExpectedItem("Boxed Lunch", 4546, "120", "12.50", "1500.00", "0.00", "0.00"),
+        ExpectedItem("Utensil Kit", 4999, "120", "0.00", "0.00", "0.00", "0.00"),
     ],
     subtotal="1500.00", gratuity="225.00", final_total="1725.00", remaining_due="1725.00",
     pickup_time="2026-12-12T11:00:00",
@@ -231,8 +231,8 @@ CASES.append(Case(
         grand_total=394.2, amount_due=264.2, location_id=LOS_ANGELES,
         start_utc="2026-12-12T20:00:00Z", end_utc="2026-12-12T23:00:00Z"),
     items=[
-        ExpectedItem("Cupcake Tower", 4517, "1", "180.00", "180.00", "0.00", "17.10"),
-        ExpectedItem("Assorted Cupcakes", 4518, "48", "3.75", "180.00", "0.00", "17.10"),
+        ExpectedItem("Cupcake Tower", 4542, "1", "180.00", "180.00", "0.00", "17.10"),
+        ExpectedItem("Assorted Cupcakes", 4548, "48", "3.75", "180.00", "0.00", "17.10"),
     ],
     subtotal="360.00", tax="34.20", final_total="394.20",
     payments=["100.00", "-100.00", "150.00", "-20.00"], remaining_due="264.20",
@@ -256,8 +256,8 @@ CASES.append(Case(
     ], grand_total="1300.95", amount_due="1000.95", location_id=CHICAGO,
         start_utc="2026-12-13T00:30:00Z", end_utc="2026-12-13T04:00:00Z"),
     items=[
-        ExpectedItem("Taco Bar", 4519, "50", "16.00", "800.00", "0.00", "82.00"),
-        ExpectedItem("Margarita Pitchers", 4520, "10", "38.00", "380.00", "0.00", "38.95"),
+        ExpectedItem("Taco Bar", 4550, "50", "16.00", "800.00", "0.00", "82.00"),
+        ExpectedItem("Margarita Pitchers", 4554, "10", "38.00", "380.00", "0.00", "38.95"),
     ],
     subtotal="1180.00", tax="120.95", final_total="1300.95", payments=["300.00"], remaining_due="1000.95",
     pickup_time="2026-12-12T18:30:00",
@@ -272,7 +272,7 @@ CASES.append(Case(
     ], [billing(2, "Sales Tax", "9.5", "11.97")], grand_total="137.97", amount_due="137.97")],
         grand_total="137.97", amount_due="137.97", location_id=LOS_ANGELES,
         start_utc="2026-03-08T17:30:00Z", end_utc="2026-03-08T19:30:00Z"),
-    items=[ExpectedItem("Kouign-amann Tray", 4521, "3", "42.00", "126.00", "0.00", "11.97")],
+    items=[ExpectedItem("Kouign-amann Tray", 4540, "3", "42.00", "126.00", "0.00", "11.97")],
     subtotal="126.00", tax="11.97", final_total="137.97", remaining_due="137.97",
     pickup_time="2026-03-08T10:30:00",
 ))
@@ -286,7 +286,7 @@ CASES.append(Case(
     ], [billing(2, "Sales Tax", "9.5", "11.97")], grand_total="137.97", amount_due="137.97")],
         grand_total="137.97", amount_due="137.97", location_id=CHICAGO, start_utc=None, end_utc=None,
         event_start_iso8601="2026-11-01T09:00:00-06:00", event_end_iso8601="2026-11-01T11:00:00-06:00"),
-    items=[ExpectedItem("Kouign-amann Tray", 4521, "3", "42.00", "126.00", "0.00", "11.97")],
+    items=[ExpectedItem("Kouign-amann Tray", 4540, "3", "42.00", "126.00", "0.00", "11.97")],
     subtotal="126.00", tax="11.97", final_total="137.97", remaining_due="137.97",
     pickup_time="2026-11-01T09:00:00",
 ))
@@ -304,9 +304,9 @@ CASES.append(Case(
     ], [billing(2, "Sales Tax", "8.875", "13.76")], grand_total="168.76", amount_due="168.76")],
         grand_total="168.76", amount_due="168.76"),
     items=[
-        ExpectedItem("Bagel Platter", 4522, "1", "45.00", "45.00", "0.00", "3.99"),
-        ExpectedItem("Lox Platter", 4523, "1", "85.00", "85.00", "0.00", "7.55"),
-        ExpectedItem("Coffee Box", 4524, "1", "25.00", "25.00", "0.00", "2.22"),
+        ExpectedItem("Bagel Platter", 4547, "1", "45.00", "45.00", "0.00", "3.99"),
+        ExpectedItem("Lox Platter", 4522, "1", "85.00", "85.00", "0.00", "7.55"),
+        ExpectedItem("Coffee Box", 4541, "1", "25.00", "25.00", "0.00", "2.22"),
     ],
     subtotal="155.00", tax="13.76", final_total="168.76", remaining_due="168.76",
     pickup_time="2026-12-12T12:00:00", differences={"Sales Tax": 1},
@@ -321,7 +321,7 @@ CASES.append(Case(
     "booking-level-document",
     event(61000010, "Grant Foundation Board Breakfast", [], grand_total="201.88", amount_due="201.88",
           booking={"id": 62000010, "event_ids": [61000010], "documents": [_booking_document]}),
-    items=[ExpectedItem("Breakfast Burrito Platter", 4512, "20", "9.50", "190.00", "0.00", "11.88")],
+    items=[ExpectedItem("Breakfast Burrito Platter", 4540, "20", "9.50", "190.00", "0.00", "11.88")],
     subtotal="190.00", tax="11.88", final_total="201.88", remaining_due="201.88",
     pickup_time="2026-12-12T12:00:00",
 ))
