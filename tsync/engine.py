@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 CANCELLED_STATUSES = frozenset({"LOST"})
 # Ledger outcomes that mean an order exists (fully, or partly written).
 ORDER_OUTCOMES = frozenset({"injected", "creating", "duplicate"})
+# How long a claim on an event lasts; renewed once the order exists. A crashed
+# process blocks the event for at most this long.
+CLAIM_SECONDS = 900
+# The longest window `recent` accepts: one year.
+MAX_HOURS_BACK = 24 * 366
 
 
 @dataclass
@@ -71,8 +76,7 @@ class Engine:
 
         `progress(done, total)` is called as events finish, for a progress bar.
         """
-        if not hours_back > 0:
-            raise InputError(f"--hours-back {hours_back} is not positive: give a number of hours such as 48")
+        _check_hours(hours_back)
         result = RunResult(run_id or new_run_id(), "recent", dry_run=dry_run)
         with self._run(result):
             rows = self.find_updated_events(hours_back)
@@ -84,13 +88,23 @@ class Engine:
             for done, row in enumerate(rows, start=1):
                 event_id = int(row["id"])
                 with log_context(event_id=event_id):
-                    outcome = self._precheck(row) or self.sync_event(
-                        event_id, run_id=result.run_id, dry_run=dry_run, known_orders=known_orders
-                    )
+                    outcome = self._sync_row(row, run_id=result.run_id, dry_run=dry_run, known_orders=known_orders)
                 result.events.append(outcome)
                 if progress:
                     progress(done, len(rows))
         return result
+
+    def _sync_row(self, row: dict, *, run_id: str, dry_run: bool, known_orders) -> EventResult:
+        """Sync one search row; an unexpected error fails that event, not the whole run."""
+        event_id = int(row["id"])
+        try:
+            return self._precheck(row) or self.sync_event(event_id, run_id=run_id, dry_run=dry_run, known_orders=known_orders)
+        except (AuthError, ConfigError):
+            raise
+        except Exception as error:  # noqa: BLE001 - one bad event must not stop the reconciliation
+            logger.exception("unexpected error")
+            return EventResult(event_id, str(row.get("name") or ""), "failed", retryable=True,
+                               reason=f"unexpected error: {type(error).__name__}: {error}")
 
     def cancel_event(self, event_id: int, *, run_id: str | None = None, reason: str) -> RunResult:
         """Record that an event was cancelled in Tripleseat; alert when its Revel order must be voided."""
@@ -132,17 +146,16 @@ class Engine:
 
     def sync_event(self, event_id: int, *, run_id: str, dry_run: bool = False, known_orders: dict | None = None) -> EventResult:
         """Sync one event and return its result row; only AuthError and ConfigError escape."""
-        local_id = self.settings.local_id(event_id)
         try:
             event = self.tripleseat.get_event(event_id)
         except NotFoundError:
-            return self._fail(event_id, "", f"Tripleseat event {event_id} not found: check the id", retryable=False)
+            return self._fail(event_id, "", f"Tripleseat event {event_id} not found: check the id", retryable=False, record=False)
         except TransientError as error:
-            return self._fail(event_id, "", f"fetching the event from Tripleseat failed: {error}", retryable=True)
+            return self._fail(event_id, "", f"fetching the event from Tripleseat failed: {error}", retryable=True, record=False)
         except AuthError:
             raise
         except ApiError as error:
-            return self._fail(event_id, "", f"fetching the event from Tripleseat failed: {error}", retryable=False)
+            return self._fail(event_id, "", f"fetching the event from Tripleseat failed: {error}", retryable=False, record=False)
 
         name = str(event.get("name") or "")
         status = str(event.get("status") or "").upper()
@@ -152,22 +165,28 @@ class Engine:
         if venue is None:
             return self._skip(event_id, name, _location_reason(event))
         if status not in self.settings.eligible_statuses:
-            if status in CANCELLED_STATUSES and ledger_row.get("outcome") in ORDER_OUTCOMES:
+            if status in CANCELLED_STATUSES and ledger_row.get("outcome") in ORDER_OUTCOMES and not dry_run:
                 return self._cancel(event_id, name, ledger_row, f"status changed to {status}", run_id)
             return self._skip(event_id, name, self._status_reason(status))
 
-        if not self.store.claim_event(event_id, run_id):
-            return self._skip(event_id, name, f"IN PROGRESS - another sync is creating order {local_id}")
+        if dry_run:
+            return self._sync_claimed(event, name, venue, run_id=run_id, dry_run=True, known_orders=known_orders)
+
+        if not self.store.claim_event(event_id, run_id, CLAIM_SECONDS):
+            result = self._skip(event_id, name, f"IN PROGRESS - another sync is creating order {self.settings.local_id(event_id)}")
+            result.retryable = True
+            return result
         try:
-            return self._sync_claimed(event, name, venue, ledger_row, run_id=run_id, dry_run=dry_run, known_orders=known_orders)
+            return self._sync_claimed(event, name, venue, run_id=run_id, dry_run=False, known_orders=known_orders)
         finally:
             self.store.release_event(event_id, run_id)
 
-    def _sync_claimed(self, event: dict, name: str, venue, ledger_row: dict, *, run_id: str, dry_run: bool, known_orders: dict | None) -> EventResult:
+    def _sync_claimed(self, event: dict, name: str, venue, *, run_id: str, dry_run: bool, known_orders: dict | None) -> EventResult:
         event_id = int(event["id"])
         local_id = self.settings.local_id(event_id)
-        # Read the ledger again under the claim: another process may have finished meanwhile.
-        ledger_row = self.store.get_event(event_id) or ledger_row
+        record = not dry_run
+        # Read the ledger under the claim: another process may have finished meanwhile.
+        ledger_row = self.store.get_event(event_id) or {}
 
         order_id = ledger_row.get("revel_order_id")
         if ledger_row.get("cancelled_at") and order_id:
@@ -179,24 +198,44 @@ class Engine:
         try:
             existing = self._existing_order(local_id, venue.establishment_id, ledger_row, known_orders)
         except TransientError as error:
-            return self._fail(event_id, name, f"looking up {local_id} in Revel failed: {error}", retryable=True)
+            return self._fail(event_id, name, f"looking up {local_id} in Revel failed: {error}", retryable=True, record=record)
         except AuthError:
             raise
         except ApiError as error:
-            return self._fail(event_id, name, f"looking up {local_id} in Revel failed: {error}", retryable=False)
+            return self._fail(event_id, name, f"looking up {local_id} in Revel failed: {error}", retryable=False, record=record)
 
         if existing is not None and not self._resumable(existing, local_id, ledger_row):
-            self.store.record_event(event_id, local_id, name=name, outcome="duplicate", revel_order_id=existing.get("id"),
-                                    establishment_id=venue.establishment_id, reason=_duplicate_reason(local_id), run_id=run_id)
+            if record:
+                self.store.record_event(event_id, local_id, name=name, outcome="duplicate", revel_order_id=existing.get("id"),
+                                        establishment_id=venue.establishment_id, reason=_duplicate_reason(local_id), run_id=run_id)
             return self._skip(event_id, name, _duplicate_reason(local_id), order_id=existing.get("id"))
 
         try:
             plan = plan_order(event, settings=self.settings, venue=venue, mapping=self.mapping(),
                               now=self.clock(), booking=self._booking_for(event))
         except PlanningError as error:
-            return self._fail(event_id, name, str(error), retryable=False, local_id=local_id, establishment=venue.establishment_id)
+            return self._fail(event_id, name, str(error), retryable=False, local_id=local_id,
+                              establishment=venue.establishment_id, record=record)
         except TransientError as error:
-            return self._fail(event_id, name, f"fetching the event's booking failed: {error}", retryable=True)
+            return self._fail(event_id, name, f"fetching the event's booking failed: {error}", retryable=True, record=record)
+        except AuthError:
+            raise
+        except ApiError as error:
+            return self._fail(event_id, name, f"fetching the event's booking failed: {error}", retryable=False, record=record)
+
+        if existing is not None:
+            try:
+                mismatch = self._resume_mismatch(existing, plan)
+            except TransientError as error:
+                return self._fail(event_id, name, f"reading order {existing.get('id')} from Revel failed: {error}",
+                                  retryable=True, record=record)
+            if mismatch:
+                return self._fail(
+                    event_id, name,
+                    f"order {existing.get('id')} ({local_id}) was left half-written and no longer matches the event: "
+                    f"{mismatch}; finish or void it in Revel by hand",
+                    retryable=False, record=record,
+                )
 
         if dry_run:
             result = self._skip(event_id, name, _dry_run_reason(plan), order_id=existing.get("id") if existing else None)
@@ -208,10 +247,9 @@ class Engine:
 
     def _create(self, plan: OrderPlan, name: str, existing: dict | None, run_id: str) -> EventResult:
         event_id = plan.event_id
-        digest = plan_hash(plan)
         self.store.record_event(
             event_id, plan.local_id, name=name, outcome="creating", establishment_id=plan.establishment_id,
-            plan_hash=digest, run_id=run_id, reason=None, last_error=None,
+            plan_hash=plan_hash(plan), run_id=run_id, reason=None, last_error=None, cancelled_at=None,
             revel_order_id=existing.get("id") if existing else None,
         )
         if existing:
@@ -221,17 +259,17 @@ class Engine:
 
         def remember_order(order_id: int) -> None:
             self.store.record_event(event_id, plan.local_id, revel_order_id=order_id)
+            self.store.claim_event(event_id, run_id, CLAIM_SECONDS)
 
         try:
             order_id = self.revel.write_order(plan, existing=existing, on_order_created=remember_order)
         except TransientError as error:
             return self._fail(event_id, name, f"creating {plan.local_id} in Revel failed: {error} (tsync resumes it on the next sync)",
-                              retryable=True, local_id=plan.local_id, outcome="creating")
+                              retryable=True, local_id=plan.local_id)
         except AuthError:
             raise
         except ApiError as error:
-            return self._fail(event_id, name, f"Revel rejected {plan.local_id}: {error}", retryable=False,
-                              local_id=plan.local_id, outcome="creating")
+            return self._fail(event_id, name, f"Revel rejected {plan.local_id}: {error}", retryable=False, local_id=plan.local_id)
 
         self.store.record_event(event_id, plan.local_id, outcome="injected", revel_order_id=order_id,
                                 injected_at=utc_now_text(), last_error=None)
@@ -241,22 +279,27 @@ class Engine:
         return EventResult(event_id, name, "injected", revel_order_id=order_id, differences=dict(plan.differences))
 
     def _existing_order(self, local_id: str, establishment_id: int, ledger_row: dict, known_orders: dict | None) -> dict | None:
+        """Return the Revel order for this local_id, preferring tsync's own, or None.
+
+        A batch lookup made at the start of a run can only prove that an order
+        exists; "none" is checked again here, right before creating, because
+        another process may have created the order since.
+        """
         if ledger_row.get("outcome") == "creating" and ledger_row.get("revel_order_id"):
             try:
                 return self.revel.get_order(ledger_row["revel_order_id"])
             except NotFoundError:
                 logger.warning("order %s from the ledger is gone from Revel", ledger_row["revel_order_id"])
 
-        if known_orders is not None and local_id in known_orders:
-            orders = known_orders[local_id]
-        else:
+        orders = (known_orders or {}).get(local_id)
+        if not orders:
             orders = self.revel.find_orders_by_local_id(local_id, establishment_id)
         if not orders:
             return None
         if len(orders) > 1:
             logger.warning("Revel holds %d orders with local_id %s: %s", len(orders), local_id,
                            ", ".join(str(order.get("id")) for order in orders))
-        ours = [order for order in orders if order.get("uuid") == order_uuid(local_id)]
+        ours = [order for order in orders if _same_uuid(order.get("uuid"), order_uuid(local_id))]
         return (ours or orders)[0]
 
     def _resumable(self, order: dict, local_id: str, ledger_row: dict) -> bool:
@@ -267,7 +310,7 @@ class Engine:
         zero stopped part-way. Any other order with the same local_id was made
         by someone else and is left alone.
         """
-        if order.get("uuid") != order_uuid(local_id):
+        if not _same_uuid(order.get("uuid"), order_uuid(local_id)):
             return False
         if ledger_row.get("outcome") == "creating":
             return True
@@ -275,6 +318,28 @@ class Engine:
             return to_decimal(order.get("final_total")) == 0
         except ValueError:
             return False
+
+    def _resume_mismatch(self, order: dict, plan: OrderPlan) -> str | None:
+        """Describe how a half-written order differs from the plan, or return None.
+
+        Resuming only adds what is missing, so every item and payment already
+        in Revel must be one the plan would write, unchanged.
+        """
+        planned_items = {_uuid_key(item.uuid): item for item in plan.items}
+        for stored in self.revel.list_order_items(order["id"]):
+            item = planned_items.get(_uuid_key(stored.get("uuid")))
+            if item is None:
+                return f"order item {stored.get('id')} is not on the event any more"
+            if to_decimal(stored.get("quantity")) != item.quantity or to_decimal(stored.get("price")) != item.unit_price:
+                return (f"{item.name!r} is {stored.get('quantity')} x {stored.get('price')} in Revel but "
+                        f"{item.quantity} x {item.unit_price} on the event")
+
+        planned_payments = {_uuid_key(payment.uuid): payment for payment in plan.payments}
+        for stored in self.revel.list_payments(order["id"]):
+            payment = planned_payments.get(_uuid_key(stored.get("uuid")))
+            if payment is None or to_decimal(stored.get("amount")) != payment.amount:
+                return f"payment {stored.get('id')} of {stored.get('amount')} is not on the event as it is now"
+        return None
 
     def _booking_for(self, event: dict) -> dict | None:
         """Fetch the event's booking when its items may sit on a booking-level document.
@@ -299,11 +364,18 @@ class Engine:
     def _cancel(self, event_id: int, name: str, ledger_row: dict, why: str, run_id: str) -> EventResult:
         local_id = self.settings.local_id(event_id)
         order_id = ledger_row.get("revel_order_id")
+        if not order_id and ledger_row.get("outcome") == "creating":
+            # A create whose answer was lost may still have made the order.
+            establishment = ledger_row.get("establishment_id")
+            found = self.revel.find_orders_by_local_id(local_id, establishment)
+            ours = [order for order in found if _same_uuid(order.get("uuid"), order_uuid(local_id))]
+            order_id = (ours or found or [{}])[0].get("id")
         if ledger_row.get("cancelled_at"):
             return self._skip(event_id, name, f"CANCELLED - already recorded ({why})", order_id=order_id)
 
-        self.store.record_event(event_id, local_id, name=name, cancelled_at=utc_now_text(), run_id=run_id,
-                                outcome="cancelled" if not order_id else ledger_row.get("outcome", "injected"),
+        self.store.record_event(event_id, local_id, name=name or ledger_row.get("name") or "", cancelled_at=utc_now_text(),
+                                run_id=run_id, revel_order_id=order_id,
+                                outcome="cancelled" if not order_id else ledger_row.get("outcome") or "injected",
                                 reason=f"cancelled: {why}")
         if not order_id:
             logger.info("event cancelled (%s) before any order was created", why)
@@ -313,7 +385,7 @@ class Engine:
         logger.warning("event cancelled (%s): Revel order %s needs voiding", why, order_id)
         if self.notifier is not None:
             self.notifier.alert(
-                f"[tsync] Void Revel order {order_id}: event {event_id} cancelled",
+                f"Void Revel order {order_id}: event {event_id} cancelled",
                 f"Tripleseat event {event_id} ({name or 'no name'}) was cancelled: {why}.\n"
                 f"Revel order {order_id} (local_id {local_id}) was created for it and is still open.\n"
                 f"A person should void that order in Revel. tsync creates nothing more for this event.\n",
@@ -353,16 +425,30 @@ class Engine:
         return tripleseat_timestamp(row.get("updated_at"), zone)
 
     def _precheck(self, row: dict) -> EventResult | None:
-        """Settle a search row without fetching the event, when its location or status rules it out."""
+        """Settle a search row without fetching the event, when the row alone decides it.
+
+        That is an unconfigured location, an ineligible status, or an eligible
+        event whose order the ledger already records. A cancelled status on an
+        event with an order still goes through sync_event, which raises the alert.
+        """
         event_id = int(row["id"])
         name = str(row.get("name") or "")
         if self.settings.venue_for(row.get("location_id") or (row.get("location") or {}).get("id")) is None:
             if row.get("location_id") is not None or row.get("location"):
                 return self._skip(event_id, name, _location_reason(row))
             return None
+
         status = str(row.get("status") or "").upper()
-        if status and status not in self.settings.eligible_statuses and status not in CANCELLED_STATUSES:
+        if not status:
+            return None
+        if status not in self.settings.eligible_statuses and status not in CANCELLED_STATUSES:
             return self._skip(event_id, name, self._status_reason(status))
+
+        ledger_row = self.store.get_event(event_id) or {}
+        if status in self.settings.eligible_statuses and ledger_row.get("outcome") in ("injected", "duplicate"):
+            if not ledger_row.get("cancelled_at"):
+                local_id = self.settings.local_id(event_id)
+                return self._skip(event_id, name, _duplicate_reason(local_id), order_id=ledger_row.get("revel_order_id"))
         return None
 
     def _prefetch_orders(self, rows: list[dict]) -> dict[str, list[dict]] | None:
@@ -399,6 +485,7 @@ class Engine:
 
         Returns the items, most frequent first, and the number of events read.
         """
+        _check_hours(hours_back)
         mapping = self.mapping()
         counts: Counter = Counter()
         events_by_item: dict[str, list[int]] = {}
@@ -429,18 +516,20 @@ class Engine:
         return EventResult(event_id, name, "skipped", revel_order_id=order_id, reason=reason)
 
     def _fail(self, event_id: int, name: str, reason: str, *, retryable: bool, record: bool = True,
-              local_id: str | None = None, establishment: int | None = None, outcome: str = "failed") -> EventResult:
+              local_id: str | None = None, establishment: int | None = None) -> EventResult:
+        """Return a failed row; record the error in the ledger without losing what it knows of an order."""
         logger.error("failed: %s", reason)
         order_id = None
         if record:
-            local_id = local_id or self.settings.local_id(event_id)
-            fields = {"name": name, "outcome": outcome, "last_error": reason, "reason": reason}
+            existing = self.store.get_event(event_id) or {}
+            fields = {"last_error": reason, "reason": reason}
+            if name:
+                fields["name"] = name
             if establishment is not None:
                 fields["establishment_id"] = establishment
-            existing = self.store.get_event(event_id) or {}
-            if existing.get("outcome") == "creating" and outcome == "failed":
-                fields["outcome"] = "creating"
-            self.store.record_event(event_id, local_id, **fields)
+            if existing.get("outcome") not in ORDER_OUTCOMES:
+                fields["outcome"] = "failed"
+            self.store.record_event(event_id, local_id or self.settings.local_id(event_id), **fields)
             order_id = (self.store.get_event(event_id) or {}).get("revel_order_id")
         return EventResult(event_id, name, "failed", revel_order_id=order_id, reason=reason, retryable=retryable)
 
@@ -464,6 +553,15 @@ def build_engine(settings: Settings, *, store: Store | None = None, notifier=Non
     )
 
 
+def _uuid_key(value) -> str:
+    """Normalise a uuid for comparison: Revel may return it in another case or without dashes."""
+    return str(value or "").replace("-", "").lower()
+
+
+def _same_uuid(first, second) -> bool:
+    return bool(first) and _uuid_key(first) == _uuid_key(second)
+
+
 def _duplicate_reason(local_id: str) -> str:
     return f"DUPLICATE - Order {local_id} already exists"
 
@@ -480,6 +578,11 @@ def _location_reason(event: dict) -> str:
 
 def _cents_text(differences: dict[str, int]) -> str:
     return ", ".join(f"{name} {cents:+d} cents" for name, cents in differences.items())
+
+
+def _check_hours(hours_back: float) -> None:
+    if not 0 < hours_back <= MAX_HOURS_BACK:
+        raise InputError(f"--hours-back {hours_back:g} is out of range: give a number of hours above 0 and at most {MAX_HOURS_BACK}, such as 48")
 
 
 def _hours(value: float) -> str:

@@ -211,7 +211,8 @@ class Store:
         """Claim an event for one sync; return False when another owner holds a live claim.
 
         A claim older than its TTL is taken over, so a crashed process blocks
-        an event for at most `ttl_seconds`.
+        an event for at most `ttl_seconds`. Claiming again as the same owner
+        renews the claim.
         """
         now = time.time()
         with self.transaction() as connection:
@@ -222,8 +223,11 @@ class Store:
             )
             if cursor.rowcount == 1:
                 return True
-            holder = connection.execute("SELECT owner FROM claims WHERE event_id = ?", (event_id,)).fetchone()
-            return holder is not None and holder["owner"] == owner
+            # The owner claiming again renews its claim.
+            cursor = connection.execute(
+                "UPDATE claims SET expires_at = ? WHERE event_id = ? AND owner = ?", (now + ttl_seconds, event_id, owner)
+            )
+            return cursor.rowcount == 1
 
     def release_event(self, event_id: int, owner: str) -> None:
         with self.transaction() as connection:
