@@ -173,6 +173,8 @@ def test_uuids_stable_across_plans(settings, mapping):
         ("-0.02", ["10", "10", "10"], ["-0.01", "-0.01", "0.00"]),
         ("1.00", ["0", "0"], ["0.50", "0.50"]),
         ("10.00", ["1", "2", "1"], ["2.50", "5.00", "2.50"]),
+        ("0.01", ["4", "-1", "-1"], ["0.02", "0.00", "-0.01"]),
+        ("10.01", ["100", "-25", "-25"], ["20.02", "-5.00", "-5.01"]),
     ],
 )
 def test_spread_sums_exactly(amount, weights, expected):
@@ -185,7 +187,8 @@ def test_spread_sums_exactly(amount, weights, expected):
 @pytest.mark.parametrize(
     ("description", "kind"),
     [("Sales Tax", "tax"), ("City Tax", "tax"), ("Gratuity", "gratuity"), ("Service Charge", "service_charge"),
-     ("Event Admin Fee", "service_charge")],
+     ("Event Admin Fee", "service_charge"), ("Private Room Fee", "service_charge"),
+     ("Multiple Room Setup", "service_charge"), ("State Sales Taxes", "tax")],
 )
 def test_charge_kind_by_description(description, kind):
     assert charge_kind(description) == kind

@@ -46,3 +46,11 @@ def cents_between(first: Decimal, second: Decimal) -> int:
 def format_money(value: Decimal) -> str:
     """Format an amount with two decimals, as Revel and the reports show it."""
     return f"{to_cents(value):.2f}"
+
+
+def format_price(value: Decimal) -> str:
+    """Format a unit price: two decimals when it is whole cents, else every decimal it has."""
+    value = to_decimal(value)
+    if value == to_cents(value):
+        return format_money(value)
+    return format(value.normalize(), "f")

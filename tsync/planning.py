@@ -13,10 +13,11 @@ reason, and nothing is created.
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from tsync.config import Settings, Venue
 from tsync.errors import PlanningError
@@ -30,10 +31,10 @@ from tsync.times import event_time, revel_local, tripleseat_timestamp
 UUID_NAMESPACE = uuid.UUID("5f7e1d2c-3b4a-4e8f-9a6b-1c2d3e4f5a6b")
 
 # NOTE: a document billing total has no type field in Tripleseat's API; tsync
-# classifies it by its description. "Sales Tax" is a tax, "Gratuity" a
-# gratuity, anything else a service charge.
-TAX_WORDS = ("tax", "vat", "gst", "hst")
-GRATUITY_WORDS = ("gratuity", "tip")
+# classifies it by the whole words of its description. "Sales Tax" is a tax,
+# "Gratuity" a gratuity, anything else ("Private Room Fee") a service charge.
+TAX_PATTERN = re.compile(r"\b(tax|taxes|vat|gst|hst|pst)\b", re.IGNORECASE)
+GRATUITY_PATTERN = re.compile(r"\b(gratuity|gratuities|tip|tips)\b", re.IGNORECASE)
 
 
 @dataclass(eq=False)
@@ -149,7 +150,7 @@ def _live_documents(event: dict, booking: dict | None) -> list[_Document]:
                 documents[str(raw.get("id"))] = _Document(str(raw.get("id")), str(raw.get("title") or ""), raw=raw)
 
     for document in documents.values():
-        document.lines = [_parse_line(document, raw) for raw in _sorted_line_items(document.raw)]
+        document.lines = [_parse_line(document, raw, position) for position, raw in enumerate(_sorted_line_items(document.raw), start=1)]
     documents = {key: document for key, document in documents.items() if document.lines}
 
     if not documents:
@@ -173,7 +174,7 @@ def _sorted_line_items(document: dict) -> list[dict]:
     return sorted(items, key=position)
 
 
-def _parse_line(document: _Document, raw: dict) -> _Line:
+def _parse_line(document: _Document, raw: dict, position: int) -> _Line:
     name = item_name(raw)
     where = f"line item {name!r} on document {document.id}"
     try:
@@ -188,7 +189,8 @@ def _parse_line(document: _Document, raw: dict) -> _Line:
         raise PlanningError(str(error)) from None
 
     item = PlannedItem(
-        key=f"{document.id}/{raw.get('id')}",
+        # A line without an id is keyed by its place on the document.
+        key=f"{document.id}/{raw.get('id') if raw.get('id') not in (None, '') else f'line-{position}'}",
         product_id=0,
         name=name,
         name_override=None,
@@ -243,10 +245,9 @@ def _map_lines(documents: list[_Document], mapping: ProductMapping) -> None:
 
 
 def charge_kind(description: str) -> str:
-    words = description.lower()
-    if any(word in words for word in TAX_WORDS):
+    if TAX_PATTERN.search(description):
         return "tax"
-    if any(word in words for word in GRATUITY_WORDS):
+    if GRATUITY_PATTERN.search(description):
         return "gratuity"
     return "service_charge"
 
@@ -357,25 +358,28 @@ def _spread_charge(charge: PlannedCharge, lines: list[_Line], base) -> list[tupl
 def spread(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
     """Split `amount` into cents in proportion to `weights`, summing exactly to `amount`.
 
-    Largest remainders get the leftover cents; ties go to the earlier line.
-    Equal shares are used when every weight is zero.
+    Each share starts at the floor of its exact part; the cents left over go
+    to the largest remainders, ties to the earlier line. Equal shares are used
+    when the weights add up to zero.
     """
     if not weights:
         return []
+    if amount < 0 and all(weight >= 0 for weight in weights):
+        # Mirror a negative amount so its cents land where a positive one's would.
+        return [-share for share in spread(-amount, weights)]
     total_weight = sum(weights, ZERO)
     if total_weight == 0:
         weights = [Decimal(1)] * len(weights)
         total_weight = Decimal(len(weights))
 
     cents = cents_between(amount, ZERO)
-    sign = -1 if cents < 0 else 1
-    exact = [abs(cents) * weight / total_weight for weight in weights]
-    floors = [int(value) for value in exact]
-    leftover = abs(cents) - sum(floors)
+    exact = [Decimal(cents) * weight / total_weight for weight in weights]
+    floors = [int(value.to_integral_value(rounding=ROUND_FLOOR)) for value in exact]
+    leftover = cents - sum(floors)
     order = sorted(range(len(weights)), key=lambda index: (-(exact[index] - floors[index]), index))
     for index in order[:leftover]:
         floors[index] += 1
-    return [Decimal(sign * value) * CENT for value in floors]
+    return [Decimal(value) * CENT for value in floors]
 
 
 # totals and checks

@@ -26,7 +26,7 @@ from tsync.config import Settings
 from tsync.errors import ApiError, NotFoundError, TransientError
 from tsync.http import RetryPolicy, check_status, error_message, parse_json, send_request
 from tsync.models import OrderPlan, PlannedItem, PlannedPayment
-from tsync.money import format_money, to_cents
+from tsync.money import format_money, format_price, to_cents
 
 logger = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ class RevelClient:
 
     def item_body(self, plan: OrderPlan, order_id: int, item: PlannedItem, position: int) -> dict:
         user = user_uri(self.settings.revel_user_id)
-        unit_price = format_money(item.unit_price)
+        unit_price = format_price(item.unit_price)
         body = {
             "uuid": item.uuid,
             "order": order_uri(order_id),
