@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from tsync import __version__
 from tsync.config import Settings, read_environment, settings_from_values
 from tsync.errors import AuthError, ConfigError, InputError, TsyncError
-from tsync.logs import configure_logging
+from tsync.logs import configure_logging, new_run_id
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 DEFAULT_SANDBOX_DIR = ".tsync-sandbox"
+MAX_HOURS_BACK = 24 * 366  # the engine's limit too
 
 
 class CliState:
@@ -168,7 +169,7 @@ def event(state: CliState, event_id, dry_run, as_json):
 
 
 @cli.command()
-@click.option("--hours-back", type=click.FloatRange(min=0, min_open=True), default=48, show_default=True,
+@click.option("--hours-back", type=click.FloatRange(min=0, min_open=True, max=MAX_HOURS_BACK), default=48, show_default=True,
               help="Reconcile events updated in this many past hours.")
 @sync_options
 @click.pass_obj
@@ -184,13 +185,20 @@ def recent(state: CliState, hours_back, dry_run, as_json):
     notifier = state.notifier()
     engine = state.build_engine(notifier=notifier)
     console = Console(stderr=True)
-    if as_json or not console.is_terminal:
-        result = engine.run_recent(hours_back, dry_run=dry_run)
-    else:
-        with Progress(TextColumn("Syncing events"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
-            task = bar.add_task("sync", total=None)
-            result = engine.run_recent(hours_back, dry_run=dry_run,
-                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    run_id = new_run_id()
+    try:
+        if as_json or not console.is_terminal:
+            result = engine.run_recent(hours_back, dry_run=dry_run, run_id=run_id)
+        else:
+            with Progress(TextColumn("Syncing events"), BarColumn(), MofNCompleteColumn(), console=console, transient=True) as bar:
+                task = bar.add_task("sync", total=None)
+                result = engine.run_recent(hours_back, dry_run=dry_run, run_id=run_id,
+                                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except (AuthError, ConfigError) as error:
+        # A scheduled run that stops here syncs nothing until a person acts, so say so by e-mail.
+        notifier.alert("recent run stopped", f"tsync recent --hours-back {hours_back:g} stopped: {error}\n",
+                       correlation_id=run_id)
+        raise
     if not dry_run:
         notifier.run_finished(result, context=f"recent --hours-back {hours_back:g}")
     _print_result(result, as_json)
@@ -271,7 +279,7 @@ def mapping():
 
 
 @mapping.command("check")
-@click.option("--hours-back", type=click.FloatRange(min=0, min_open=True), default=48, show_default=True,
+@click.option("--hours-back", type=click.FloatRange(min=0, min_open=True, max=MAX_HOURS_BACK), default=48, show_default=True,
               help="Read events updated in this many past hours.")
 @output_options
 @click.pass_obj

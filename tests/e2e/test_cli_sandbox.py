@@ -139,3 +139,12 @@ def test_malformed_setting_named(tmp_path, monkeypatch):
 
     assert result.exit_code == 2
     assert "REVEL_API_URL 'acme.revelup.com' is not an http(s) URL" in result.stderr
+
+
+@pytest.mark.parametrize("hours", ["0", "-1", "1e12", "many"])
+def test_bad_hours_back_one_line(run, hours):
+    result = run("recent", "--hours-back", hours)
+
+    assert result.exit_code == 2
+    assert "--hours-back" in result.stderr
+    assert "Traceback" not in result.output

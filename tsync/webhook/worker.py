@@ -134,7 +134,8 @@ class InboxWorker:
                 self._schedule_retry(delivery, attempt, f"{type(error).__name__}: {error}")
                 return
 
-            retryable = [event for event in result.events if event.status == "failed" and event.retryable]
+            # Retryable covers transient failures and events another sync holds at the moment.
+            retryable = [event for event in result.events if event.retryable]
             if retryable:
                 self._schedule_retry(delivery, attempt, _failure_reasons(retryable))
                 return
