@@ -534,12 +534,39 @@ def test_reset_removes_sandbox_files(tmp_path):
 
     Sandbox.reset(folder)
 
-    assert sorted(path.name for path in folder.iterdir()) == ["notes.txt"]
+    assert sorted(path.name for path in folder.iterdir()) == [".tsync-sandbox", "notes.txt"]
     with Sandbox(folder, now=NOW) as fresh:
         assert fresh.revel_orders() == []
 
 
+def test_reset_refuses_other_folders(tmp_path):
+    (tmp_path / "tsync.db").write_text("a real ledger", encoding="utf-8")
+    (tmp_path / "mapping.csv").write_text("kind,key,revel_product_id\n", encoding="utf-8")
+
+    with pytest.raises(InputError, match="not a sandbox folder"):
+        Sandbox.reset(tmp_path)
+
+    assert (tmp_path / "tsync.db").exists()
+    assert (tmp_path / "mapping.csv").exists()
+
+
+def test_start_refuses_folder_with_ledger(tmp_path):
+    (tmp_path / "tsync.db").write_text("a real ledger", encoding="utf-8")
+
+    with pytest.raises(InputError, match="not a sandbox folder"):
+        Sandbox(tmp_path, now=NOW).start()
+
+
+def test_second_sandbox_on_folder_refused(tmp_path):
+    with Sandbox(tmp_path / "sandbox", now=NOW):
+        with pytest.raises(InputError, match="in use by another tsync process"):
+            Sandbox(tmp_path / "sandbox", now=NOW).start()
+        with pytest.raises(InputError, match="in use by another tsync process"):
+            Sandbox.reset(tmp_path / "sandbox")
+
+
 def test_corrupt_revel_file_raises_input_error(tmp_path):
+    (tmp_path / ".tsync-sandbox").write_text("", encoding="utf-8")
     (tmp_path / "revel.json").write_text("{not json", encoding="utf-8")
 
     with pytest.raises(InputError, match="revel.json is not valid JSON"):

@@ -1,10 +1,12 @@
 """The Sandbox object: both simulated APIs on loopback, their files, and the settings that point tsync at them."""
 
+import fcntl
 import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
+from tsync.errors import InputError
 from tsync.sandbox.events_file import unwrap_event
 from tsync.sandbox.faults import FaultInjector
 from tsync.sandbox.revel_api import API_KEY, API_SECRET, RevelApi
@@ -28,6 +30,9 @@ SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret-not-for-production"
 REVEL_FILE = "revel.json"
 MAPPING_FILE = "mapping.csv"
 DB_FILE = "tsync.db"
+# Written by start(); reset() deletes nothing in a folder without it, and a
+# running sandbox holds an exclusive lock on it so two cannot share a folder.
+MARKER_FILE = ".tsync-sandbox"
 # Files that Sandbox.reset removes: the sandbox's own and the ledger tsync keeps next to them.
 SANDBOX_FILES = (REVEL_FILE, MAPPING_FILE, DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal")
 
@@ -66,6 +71,25 @@ class Sandbox:
         self._tripleseat = TripleseatApi(self._events, zones=zones, default_zone=DEFAULT_TIMEZONE)
         self._revel: RevelApi | None = None
         self._servers: dict[str, ApiServer] = {}
+        self._lock = None
+
+    def _lock_folder(self) -> None:
+        """Mark the folder as a sandbox's and hold it, so no second sandbox writes the same revel.json."""
+        existing = [path.name for path in self.folder.iterdir() if path.name != MARKER_FILE] if self.folder.exists() else []
+        marker = self.folder / MARKER_FILE
+        if existing and not marker.exists() and any(name in existing for name in (REVEL_FILE, DB_FILE)):
+            raise InputError(
+                f"{self.folder} holds a ledger or orders but is not a sandbox folder: pick another --sandbox-dir"
+            )
+        lock = open(marker, "a", encoding="utf-8")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise InputError(
+                f"sandbox folder {self.folder} is in use by another tsync process: wait for it or pass another --sandbox-dir"
+            ) from None
+        self._lock = lock
 
     # ------------------------------------------------------------------
     # Lifecycle
@@ -75,6 +99,7 @@ class Sandbox:
         if self._servers:
             raise RuntimeError("the sandbox is already started")
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_folder()
 
         mapping_path = self.folder / MAPPING_FILE
         if not mapping_path.exists():
@@ -95,6 +120,9 @@ class Sandbox:
         servers, self._servers = self._servers, {}
         for server in servers.values():
             server.stop()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
         if servers:
             logger.debug("sandbox stopped")
 
@@ -108,6 +136,15 @@ class Sandbox:
     def reset(folder) -> list[Path]:
         """Delete the sandbox's files and tsync's ledger in `folder`; return the paths removed."""
         folder = Path(folder)
+        if not (folder / MARKER_FILE).exists():
+            if folder.exists() and any(folder.iterdir()):
+                raise InputError(f"{folder} is not a sandbox folder (no {MARKER_FILE} file): nothing was deleted")
+            return []
+        with open(folder / MARKER_FILE, "a", encoding="utf-8") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise InputError(f"sandbox folder {folder} is in use by another tsync process: stop it before resetting") from None
         removed = []
         for name in SANDBOX_FILES:
             path = folder / name
