@@ -7,6 +7,7 @@ nothing of Click or HTTP details; the API clients and the store are passed in.
 """
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -30,6 +31,8 @@ ORDER_OUTCOMES = frozenset({"injected", "creating", "duplicate"})
 # How long a claim on an event lasts; renewed once the order exists. A crashed
 # process blocks the event for at most this long.
 CLAIM_SECONDS = 900
+# How long the engine reuses a list of Revel products before reading it again.
+PRODUCTS_SECONDS = 600
 # The longest window `recent` accepts: one year.
 MAX_HOURS_BACK = 24 * 366
 
@@ -60,6 +63,7 @@ class Engine:
         self.notifier = notifier
         self.clock = clock
         self._mapping = mapping
+        self._products: dict[int, tuple[float, dict[int, dict]]] = {}
 
     # runs
 
@@ -223,6 +227,14 @@ class Engine:
         except ApiError as error:
             return self._fail(event_id, name, f"fetching the event's booking failed: {error}", retryable=False, record=record)
 
+        try:
+            product_problem = self._product_problem(plan)
+        except TransientError as error:
+            return self._fail(event_id, name, f"listing Revel products failed: {error}", retryable=True, record=record)
+        if product_problem:
+            return self._fail(event_id, name, product_problem, retryable=False, record=record, local_id=local_id,
+                              establishment=venue.establishment_id)
+
         if existing is not None:
             try:
                 mismatch = self._resume_mismatch(existing, plan)
@@ -269,7 +281,11 @@ class Engine:
         except AuthError:
             raise
         except ApiError as error:
-            return self._fail(event_id, name, f"Revel rejected {plan.local_id}: {error}", retryable=False, local_id=plan.local_id)
+            reason = f"Revel rejected {plan.local_id}: {error}"
+            order_id = (self.store.get_event(event_id) or {}).get("revel_order_id")
+            if order_id:
+                reason += f"; order {order_id} is incomplete in Revel and tsync finishes it on the next sync once this is fixed"
+            return self._fail(event_id, name, reason, retryable=False, local_id=plan.local_id)
 
         self.store.record_event(event_id, plan.local_id, outcome="injected", revel_order_id=order_id,
                                 injected_at=utc_now_text(), last_error=None)
@@ -318,6 +334,53 @@ class Engine:
             return to_decimal(order.get("final_total")) == 0
         except ValueError:
             return False
+
+    def revel_products(self, establishment_id: int) -> dict[int, dict]:
+        """Return the establishment's Revel products by id, read at most every PRODUCTS_SECONDS."""
+        cached = self._products.get(establishment_id)
+        if cached is not None and time.monotonic() - cached[0] < PRODUCTS_SECONDS:
+            return cached[1]
+        products = {}
+        for product in self.revel.list_products(establishment_id):
+            try:
+                products[int(product["id"])] = product
+            except (KeyError, TypeError, ValueError):
+                continue
+        self._products[establishment_id] = (time.monotonic(), products)
+        return products
+
+    def _product_problem(self, plan: OrderPlan) -> str | None:
+        """Name the mapped products that Revel cannot take, before anything is written."""
+        products = self.revel_products(plan.establishment_id)
+        problems = []
+        for item in plan.items:
+            product = products.get(item.product_id)
+            if product is None:
+                problem = f"product {item.product_id} for {item.name!r} not found"
+            elif product.get("active") is False:
+                problem = f"product {item.product_id} for {item.name!r} is inactive"
+            else:
+                continue
+            if problem not in problems:
+                problems.append(problem)
+        if not problems:
+            return None
+        source = self.mapping().source or "the product mapping"
+        return (f"{source} names Revel products that establishment {plan.establishment_id} cannot sell: "
+                f"{'; '.join(problems)} (fix the rows, see tsync products, then sync again)")
+
+    def mapping_product_problems(self) -> list[dict]:
+        """List the mapping's product ids that are missing or inactive in a configured establishment."""
+        mapping = self.mapping()
+        problems = []
+        for establishment_id in sorted({venue.establishment_id for venue in self.settings.venues.values()}):
+            products = self.revel_products(establishment_id)
+            for product_id in sorted(mapping.product_ids):
+                product = products.get(product_id)
+                if product is None or product.get("active") is False:
+                    problems.append({"establishment_id": establishment_id, "revel_product_id": product_id,
+                                     "problem": "not found" if product is None else "inactive"})
+        return problems
 
     def _resume_mismatch(self, order: dict, plan: OrderPlan) -> str | None:
         """Describe how a half-written order differs from the plan, or return None.
@@ -407,6 +470,7 @@ class Engine:
         last_day = (now + timedelta(days=1)).date()
 
         rows: dict[int, dict] = {}
+        outside = 0
         for row in self.tripleseat.search_events(first_day, last_day):
             try:
                 event_id = int(row["id"])
@@ -415,8 +479,11 @@ class Engine:
                 continue
             updated = self._updated_at(row)
             if updated is not None and not (start <= updated <= now + timedelta(minutes=5)):
+                outside += 1
                 continue
             rows[event_id] = row
+        if outside:
+            logger.info("%d events updated on the edge days fall outside the window; tsync event <id> syncs one of them", outside)
         return sorted(rows.values(), key=lambda row: (self._updated_at(row) or now, int(row["id"])))
 
     def _updated_at(self, row: dict) -> datetime | None:

@@ -158,3 +158,29 @@ def test_resumed_order_totals_match(sandbox, settings, make_engine):
     assert second.status == "injected"
     assert len(orders) == 1
     assert to_cents(orders[0]["final_total"]) == to_cents(sandbox.tripleseat_events()[event_id]["grand_total"])
+
+
+def test_unknown_product_creates_nothing(sandbox, settings, make_engine):
+    event_id = plannable(sandbox, settings, make_engine)
+    plan = make_engine().run_event(event_id, dry_run=True).events[0].plan
+    mapping_path = settings.mapping_path
+    text = mapping_path.read_text(encoding="utf-8")
+    mapping_path.write_text(text.replace(f",{plan.items[0].product_id},", ",999999,", 1), encoding="utf-8")
+
+    dry = make_engine().run_event(event_id, dry_run=True).events[0]
+    real = make_engine().run_event(event_id).events[0]
+
+    assert dry.status == "failed"
+    assert "product 999999" in dry.reason
+    assert real.status == "failed"
+    assert "not found" in real.reason
+    assert sandbox.revel_orders() == []
+
+
+def test_mapping_check_lists_unknown_products(sandbox, settings, make_engine):
+    mapping_path = settings.mapping_path
+    mapping_path.write_text(mapping_path.read_text(encoding="utf-8") + "name,Ghost Item,999999,\n", encoding="utf-8")
+
+    problems = make_engine().mapping_product_problems()
+
+    assert {"establishment_id": 7, "revel_product_id": 999999, "problem": "not found"} in problems
