@@ -114,7 +114,7 @@ def test_token_reused_from_store_across_clients(requests_mock, tmp_path):
 
     assert token.call_count == 1
     assert bearer(event.request_history[1]) == "Bearer tok-1"
-    assert store.get_token("tripleseat") == ("tok-1", START_TIME + 7200)
+    assert store.get_token(make_client().token_name) == ("tok-1", START_TIME + 7200)
 
 
 def test_token_refreshed_300_s_before_expiry(requests_mock):
@@ -137,13 +137,13 @@ def test_token_expired_in_store_is_replaced(requests_mock, tmp_path):
     token = mock_token(requests_mock, "tok-new")
     event = requests_mock.get(EVENT_URL, json={"event": {"id": 123}})
     store = Store(tmp_path / "tsync.db")
-    store.save_token("tripleseat", "tok-old", START_TIME + 100)
+    store.save_token(make_client().token_name, "tok-old", START_TIME + 100)
 
     make_client(store=store).get_event(123)
 
     assert token.call_count == 1
     assert bearer(event.last_request) == "Bearer tok-new"
-    assert store.get_token("tripleseat")[0] == "tok-new"
+    assert store.get_token(make_client().token_name)[0] == "tok-new"
 
 
 def test_401_refreshes_token_once(requests_mock, tmp_path):
@@ -156,7 +156,7 @@ def test_401_refreshes_token_once(requests_mock, tmp_path):
     assert result == {"id": 123}
     assert token.call_count == 2
     assert [bearer(request) for request in event.request_history] == ["Bearer tok-1", "Bearer tok-2"]
-    assert store.get_token("tripleseat")[0] == "tok-2"
+    assert store.get_token(make_client().token_name)[0] == "tok-2"
 
 
 def test_second_401_raises_auth_error(requests_mock):
@@ -459,3 +459,15 @@ def test_default_rate_limiter_uses_setting():
     client = TripleseatClient(make_settings(TRIPLESEAT_RATE_LIMIT="4"))
 
     assert client.rate_limiter.interval == 0.25
+
+
+def test_changed_secret_skips_cached_token(requests_mock, tmp_path):
+    token = mock_token(requests_mock, "tok-1", "tok-2")
+    requests_mock.get(EVENT_URL, json={"event": {"id": 123}})
+    store = Store(tmp_path / "tsync.db")
+    make_client(store=store).get_event(123)
+
+    changed = make_settings(TRIPLESEAT_CLIENT_SECRET="another-secret")
+    make_client(settings=changed, store=store).get_event(123)
+
+    assert token.call_count == 2

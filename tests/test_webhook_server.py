@@ -896,17 +896,16 @@ def test_deliver_command_wrong_secret(start):
 def test_deliver_command_missing_secret(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from tsync.cli import CliState
-    from tsync.cli_webhook import deliver
+    from tsync.cli import cli
 
     monkeypatch.delenv("TRIPLESEAT_WEBHOOK_SECRET", raising=False)
     env_file = tmp_path / "empty.env"
     env_file.write_text("")
 
-    result = CliRunner().invoke(deliver, ["1"], obj=CliState(env_file=env_file))
+    result = CliRunner().invoke(cli, ["--env-file", str(env_file), "sandbox", "deliver", "1"])
 
-    assert result.exit_code == 1
-    assert "TRIPLESEAT_WEBHOOK_SECRET is missing" in result.output
+    assert result.exit_code == 2
+    assert result.stderr.startswith("tsync: error: TRIPLESEAT_WEBHOOK_SECRET is missing")
 
 
 def test_deliver_command_unreachable(tmp_path):

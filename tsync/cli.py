@@ -8,6 +8,7 @@ some failed, 2 for a configuration, input or authentication error.
 
 import json
 import logging
+import sys
 from pathlib import Path
 
 import click
@@ -49,6 +50,10 @@ class CliState:
         values = read_environment(self.env_file)
         if self.use_sandbox:
             values.update(self.start_sandbox().settings_values())
+            if values.get("SMTP_HOST"):
+                # Simulated events must not reach the people on NOTIFY_TO.
+                logger.info("e-mail is off in the sandbox; SMTP_HOST is ignored")
+                values["SMTP_HOST"] = ""
         return values
 
     def settings(self, *, offline: bool = False) -> Settings:
@@ -162,8 +167,11 @@ def event(state: CliState, event_id, dry_run, as_json):
         tsync event 48213377
         tsync event 48213377 --dry-run
     """
-    engine = state.build_engine(notifier=state.notifier())
+    notifier = state.notifier()
+    engine = state.build_engine(notifier=notifier)
     result = engine.run_event(event_id, dry_run=dry_run)
+    if not dry_run:
+        notifier.run_finished(result, context=f"event {event_id}")
     _print_result(result, as_json)
     _exit_for(result)
 
@@ -237,12 +245,14 @@ def preview(state: CliState, event_file, mapping_file, as_json):
     mapping = load_mapping(mapping_file or settings.mapping_path)
     plan = plan_order(raw_event, settings=settings, venue=venue, mapping=mapping, now=utc_now())
 
+    if raw_event.get("status") and str(raw_event["status"]).upper() not in settings.eligible_statuses:
+        logger.warning("event %s is %s: a sync would skip it (TSYNC_ELIGIBLE_STATUSES)", raw_event.get("id"), raw_event["status"])
     if as_json:
-        click.echo(json.dumps(plan.to_dict(), indent=2))
+        _echo_json(plan.to_dict())
         return
     from tsync.render import print_plan
 
-    print_plan(Console(), plan)
+    print_plan(_console(), plan)
 
 
 @cli.command()
@@ -261,16 +271,19 @@ def products(state: CliState, establishment, as_json):
 
     client = RevelClient(settings)
     establishments = [establishment] if establishment else sorted({venue.establishment_id for venue in settings.venues.values()})
-    found = []
+    found: dict = {}
     for establishment_id in establishments:
-        found.extend(client.list_products(establishment_id))
+        for product in client.list_products(establishment_id):
+            found.setdefault(product.get("id"), product)
+    if not found:
+        logger.warning("Revel listed no products for establishment %s", ", ".join(map(str, establishments)))
 
     if as_json:
-        click.echo(json.dumps(found, indent=2, default=str))
+        _echo_json(list(found.values()))
         return
     from tsync.render import print_products
 
-    print_products(Console(), found)
+    print_products(_console(), list(found.values()))
 
 
 @cli.group()
@@ -286,7 +299,8 @@ def mapping():
 def mapping_check(state: CliState, hours_back, as_json):
     """List every line item in recent events that the mapping does not cover, with counts.
 
-    Exits 1 when some item is not covered, so a scheduled check can alert.
+    Also lists mapping rows whose Revel product is missing or inactive. Exits 1
+    when anything is listed, so a scheduled check can alert.
 
     \b
     Example:
@@ -294,14 +308,17 @@ def mapping_check(state: CliState, hours_back, as_json):
     """
     engine = state.build_engine()
     items, events_read = engine.unmapped_items(hours_back)
+    product_problems = engine.mapping_product_problems()
     if as_json:
         rows = [{"item": item.description, "count": item.count, "event_ids": item.event_ids} for item in items]
-        click.echo(json.dumps({"events_read": events_read, "unmapped": rows}, indent=2))
+        _echo_json({"events_read": events_read, "unmapped": rows, "unknown_products": product_problems})
     else:
-        from tsync.render import print_unmapped
+        from tsync.render import print_product_problems, print_unmapped
 
-        print_unmapped(Console(), items, events_read)
-    if items:
+        console = _console()
+        print_unmapped(console, items, events_read)
+        print_product_problems(console, product_problems)
+    if items or product_problems:
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
@@ -333,6 +350,21 @@ def _register_webhook_commands() -> None:
     sandbox.add_command(deliver)
 
 
+def _echo_json(document) -> None:
+    """Print JSON: indented on a terminal, one line otherwise (log files then hold one run a line)."""
+    if sys.stdout.isatty():
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        click.echo(json.dumps(document, default=str))
+
+
+def _console() -> Console:
+    """Return a console for stdout; off a terminal it is wide enough that cron logs keep whole reasons."""
+    if sys.stdout.isatty():
+        return Console()
+    return Console(width=200)
+
+
 def _print_result(result, as_json: bool) -> None:
     if as_json:
         document = result.to_dict()
@@ -340,11 +372,11 @@ def _print_result(result, as_json: bool) -> None:
             for row, event in zip(document["events"], result.events):
                 if event.plan is not None:
                     row["plan"] = event.plan.to_dict()
-        click.echo(json.dumps(document, indent=2))
+        _echo_json(document)
         return
     from tsync.render import print_run
 
-    print_run(Console(), result)
+    print_run(_console(), result)
 
 
 def _exit_for(result) -> None:

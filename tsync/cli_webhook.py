@@ -4,6 +4,8 @@ import json
 from datetime import datetime, timezone
 
 import click
+
+from tsync.errors import ConfigError
 import requests
 
 from tsync.cli import CliState
@@ -87,7 +89,7 @@ def deliver(state: CliState, event_id, url, trigger, secret):
     if not secret:
         secret = (state.values().get("TRIPLESEAT_WEBHOOK_SECRET") or "").strip()
     if not secret:
-        raise click.ClickException("TRIPLESEAT_WEBHOOK_SECRET is missing: set it or pass --secret to sign the delivery")
+        raise ConfigError("TRIPLESEAT_WEBHOOK_SECRET is missing: set it or pass --secret to sign the delivery")
 
     body = json.dumps(delivery_payload(trigger.upper(), event_id), separators=(",", ":")).encode("utf-8")
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret)}

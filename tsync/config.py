@@ -18,6 +18,7 @@ from tsync.errors import ConfigError
 DEFAULT_TRIPLESEAT_URL = "https://api.tripleseat.com"
 DEFAULT_LOCAL_ID_PREFIX = "Triple Seat_"
 DEFAULT_ELIGIBLE_STATUSES = ("DEFINITE", "CLOSED")
+EVENT_STATUSES = ("PROSPECT", "TENTATIVE", "DEFINITE", "CLOSED", "LOST", "WAITLIST")
 # NOTE: Tripleseat does not document its payment `state` values; "paid" is the
 # value seen in integrators' captures, the refund states are assumptions.
 DEFAULT_PAID_STATES = ("paid", "refunded", "partially_refunded")
@@ -105,7 +106,11 @@ def read_environment(env_file=None, *, environ=None) -> dict[str, str]:
     if env_file and not path.is_file():
         raise ConfigError(f"env file {path} not found: pass an existing file to --env-file")
     if path.is_file():
-        values.update({key: value for key, value in dotenv_values(path).items() if value is not None})
+        try:
+            file_values = dotenv_values(path, encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path} is not UTF-8 text: save it as UTF-8") from None
+        values.update({key: value for key, value in file_values.items() if value is not None})
     values.update(os.environ if environ is None else environ)
     return values
 
@@ -139,7 +144,8 @@ def settings_from_values(values: dict[str, str], *, offline: bool = False) -> Se
         revel_payment_type=reader.integer("REVEL_PAYMENT_TYPE", default=7),
         local_id_prefix=reader.text("REVEL_LOCAL_ID_PREFIX", default=DEFAULT_LOCAL_ID_PREFIX),
         venues=venues,
-        eligible_statuses=reader.word_set("TSYNC_ELIGIBLE_STATUSES", DEFAULT_ELIGIBLE_STATUSES, upper=True),
+        eligible_statuses=reader.word_set("TSYNC_ELIGIBLE_STATUSES", DEFAULT_ELIGIBLE_STATUSES, upper=True,
+                                          allowed=EVENT_STATUSES),
         paid_states=reader.word_set("TSYNC_PAID_STATES", DEFAULT_PAID_STATES, upper=False),
         mapping_path=Path(reader.text("TSYNC_MAPPING", default="mapping.csv")),
         db_path=Path(reader.text("TSYNC_DB", default="tsync.db")),
@@ -180,7 +186,7 @@ def parse_locations(value: str) -> dict[int, Venue]:
     {"establishment_id": 7, "timezone": "America/New_York", "name": "optional"}.
     """
     text = value
-    if not value.lstrip().startswith("{"):
+    if not value.lstrip().startswith(("{", "[")):
         path = Path(value)
         if not path.is_file():
             raise ConfigError(f"TSYNC_LOCATIONS file {value} not found: give a JSON file path or inline JSON")
@@ -201,6 +207,8 @@ def parse_locations(value: str) -> dict[int, Venue]:
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected an object with establishment_id and timezone")
         establishment = entry.get("establishment_id")
+        if establishment is None:
+            raise ConfigError(f"{where}: establishment_id is missing: add the Revel establishment id for this location")
         if isinstance(establishment, bool) or not str(establishment).strip().isdigit():
             raise ConfigError(f"{where}: establishment_id must be a whole number, got {establishment!r}")
         zone = _zone(entry.get("timezone"), where + " timezone")
@@ -287,12 +295,16 @@ class _Reader:
             raise ConfigError(f"{name} {value!r} is not valid: use one of {', '.join(options)}")
         return value
 
-    def word_set(self, name: str, default: tuple[str, ...], *, upper: bool) -> frozenset[str]:
+    def word_set(self, name: str, default: tuple[str, ...], *, upper: bool, allowed: tuple[str, ...] = ()) -> frozenset[str]:
         value = self.text(name)
         words = default if value is None else tuple(word.strip() for word in value.split(",") if word.strip())
         if not words:
             raise ConfigError(f"{name} is empty: list at least one value, separated by commas")
-        return frozenset(word.upper() if upper else word.lower() for word in words)
+        words = tuple(word.upper() if upper else word.lower() for word in words)
+        unknown = [word for word in words if allowed and word not in allowed]
+        if unknown:
+            raise ConfigError(f"{name} has unknown value {unknown[0]!r}: use values from {', '.join(allowed)}")
+        return frozenset(words)
 
     def zone(self, name: str, *, required: bool) -> ZoneInfo | None:
         value = self.text(name, required=required)

@@ -95,11 +95,16 @@ def describe_item(line_item: dict) -> str:
 def load_mapping(path: str | Path, *, fallback_product_id: int | None = None) -> ProductMapping:
     """Read the mapping CSV; raise InputError naming the file and line of any bad row."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"mapping file {path} is a folder: set TSYNC_MAPPING to the CSV file's path")
     if not path.is_file():
         raise InputError(
             f"mapping file {path} not found: create it (see docs/mapping.md) or set TSYNC_MAPPING to its path"
         )
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"mapping file {path} is not UTF-8 text: save it as UTF-8 (CSV UTF-8 in Excel)") from None
     mapping = parse_mapping(text, source=str(path))
     if fallback_product_id is not None and mapping.fallback is None:
         mapping.fallback = fallback_product_id
@@ -112,7 +117,7 @@ def parse_mapping(text: str, *, source: str = "mapping") -> ProductMapping:
     rows = [(number, row) for number, row in rows if row and any(cell.strip() for cell in row)]
     rows = [(number, row) for number, row in rows if not row[0].lstrip().startswith("#")]
     if not rows:
-        return mapping
+        raise InputError(f"{source} is empty: start it with the header kind,key,revel_product_id (see docs/mapping.md)")
 
     header_number, header = rows[0]
     if tuple(cell.strip().lower() for cell in header[:3]) != HEADER:
@@ -137,6 +142,8 @@ def parse_mapping(text: str, *, source: str = "mapping") -> ProductMapping:
             continue
         if not key:
             raise InputError(f"{where}: the key is empty; a {kind} row needs one")
+        if kind == "menu_item_id" and not key.isdigit():
+            raise InputError(f"{where}: menu_item_id {key!r} is not a whole number: use the id from Tripleseat's menu")
 
         table = {"menu_item_id": mapping.by_menu_item_id, "name": mapping.by_name, "category": mapping.by_category}[kind]
         if key in table and table[key] != product_id:

@@ -15,7 +15,7 @@ def print_run(console: Console, result: RunResult) -> None:
     table.add_column("Name")
     table.add_column("Status")
     table.add_column("Revel order", justify="right")
-    table.add_column("Reason")
+    table.add_column("Reason", overflow="fold")
     for event in result.events:
         style = STATUS_STYLES.get(event.status, "")
         reason = event.reason or ""
@@ -120,4 +120,16 @@ def print_unmapped(console: Console, items, events_read: int) -> None:
     table.add_column("Events")
     for item in items:
         table.add_row(item.description, str(item.count), ", ".join(map(str, item.event_ids[:10])) + (" ..." if len(item.event_ids) > 10 else ""))
+    console.print(table)
+
+
+def print_product_problems(console: Console, problems: list[dict]) -> None:
+    if not problems:
+        return
+    table = Table(title="Mapping rows whose Revel product cannot be sold")
+    table.add_column("Establishment", justify="right")
+    table.add_column("Product", justify="right")
+    table.add_column("Problem")
+    for problem in problems:
+        table.add_row(str(problem["establishment_id"]), str(problem["revel_product_id"]), problem["problem"])
     console.print(table)

@@ -6,6 +6,7 @@ one RateLimiter, GETs are retried on 429, 5xx, timeouts and connection errors,
 and a rejected access token is replaced once per request.
 """
 
+import hashlib
 import logging
 import threading
 import time
@@ -63,6 +64,12 @@ class TripleseatClient:
         self._token: str | None = None
         self._token_expires_at = 0.0
         self._token_lock = threading.Lock()
+        # The cached token belongs to these credentials and this host: changed
+        # settings fetch a new one at once instead of when the old one expires.
+        fingerprint = hashlib.sha256(
+            f"{settings.tripleseat_url}\n{settings.tripleseat_client_id}\n{settings.tripleseat_client_secret}".encode()
+        ).hexdigest()[:16]
+        self.token_name = f"{TOKEN_NAME}:{fingerprint}"
 
     def close(self) -> None:
         self.session.close()
@@ -198,7 +205,7 @@ class TripleseatClient:
                 return self._token
 
             if self.store is not None:
-                cached = self.store.get_token(TOKEN_NAME)
+                cached = self.store.get_token(self.token_name)
                 if cached and now < cached[1] - TOKEN_REFRESH_MARGIN:
                     self._token, self._token_expires_at = cached
                     return self._token
@@ -206,7 +213,7 @@ class TripleseatClient:
             token, expires_at = self._fetch_token()
             self._token, self._token_expires_at = token, expires_at
             if self.store is not None:
-                self.store.save_token(TOKEN_NAME, token, expires_at)
+                self.store.save_token(self.token_name, token, expires_at)
             return token
 
     def _forget_token(self) -> None:
@@ -214,7 +221,7 @@ class TripleseatClient:
             self._token = None
             self._token_expires_at = 0.0
             if self.store is not None:
-                self.store.forget_token(TOKEN_NAME)
+                self.store.forget_token(self.token_name)
 
     def _fetch_token(self) -> tuple[str, float]:
         """Request a new access token with the client-credentials grant; return it and its expiry time.
