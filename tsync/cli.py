@@ -30,7 +30,7 @@ MAX_HOURS_BACK = 24 * 366  # the engine's limit too
 
 
 class CliState:
-    """What every command needs: settings, the ledger, the notifier, and the sandbox when asked for.
+    """Shared state of one command: settings, the ledger, the notifier, and the sandbox when requested.
 
     Everything is created on first use, so `--help` and `preview` need no
     accounts, and closed when the command ends.
@@ -203,7 +203,7 @@ def recent(state: CliState, hours_back, dry_run, as_json):
                 result = engine.run_recent(hours_back, dry_run=dry_run, run_id=run_id,
                                            progress=lambda done, total: bar.update(task, completed=done, total=total))
     except (AuthError, ConfigError) as error:
-        # A scheduled run that stops here syncs nothing until a person acts, so say so by e-mail.
+        # A scheduled run that stops here syncs nothing until a person acts, so send an alert.
         notifier.alert("recent run stopped", f"tsync recent --hours-back {hours_back:g} stopped: {error}\n",
                        correlation_id=run_id)
         raise
@@ -221,7 +221,7 @@ def recent(state: CliState, hours_back, dry_run, as_json):
 def preview(state: CliState, event_file, mapping_file, as_json):
     """Print the Revel order planned for an event saved as JSON, beside Tripleseat's totals.
 
-    The file holds what GET /v1/events/{id}.json?show_financial=true returns.
+    The file contains what GET /v1/events/{id}.json?show_financial=true returns.
     Nothing is sent anywhere.
 
     \b
@@ -235,7 +235,7 @@ def preview(state: CliState, event_file, mapping_file, as_json):
 
     events = load_events_file(event_file)
     if len(events) != 1:
-        raise InputError(f"{event_file} holds {len(events)} events: preview takes a file with one event")
+        raise InputError(f"{event_file} contains {len(events)} events: preview takes a file with one event")
     raw_event = events[0]
 
     settings = state.settings(offline=True)

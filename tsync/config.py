@@ -26,7 +26,7 @@ DEFAULT_PAID_STATES = ("paid", "refunded", "partially_refunded")
 
 @dataclass(frozen=True)
 class Venue:
-    """Where events of one Tripleseat location go in Revel, and the venue's zone."""
+    """A venue: the Revel establishment for one Tripleseat location, and its time zone."""
 
     tripleseat_location_id: int
     establishment_id: int

@@ -2,8 +2,8 @@
 
 For each event: fetch it with financials, check eligibility, claim it, check
 the ledger and then Revel for an order with its local_id, plan the order,
-create it in recorded phases, and record the outcome. The engine knows
-nothing of Click or HTTP details; the API clients and the store are passed in.
+create it in recorded phases, and record the outcome. The engine does not
+use Click or HTTP directly: the API clients and the store are passed in.
 """
 
 import logging
@@ -33,7 +33,7 @@ ORDER_OUTCOMES = frozenset({"injected", "creating", "duplicate"})
 CLAIM_SECONDS = 900
 # How long the engine reuses a list of Revel products before reading it again.
 PRODUCTS_SECONDS = 600
-# The longest window `recent` accepts: one year.
+# The maximum window `recent` accepts: one year.
 MAX_HOURS_BACK = 24 * 366
 
 
@@ -298,8 +298,8 @@ class Engine:
         """Return the Revel order for this local_id, preferring tsync's own, or None.
 
         A batch lookup made at the start of a run can only prove that an order
-        exists; "none" is checked again here, right before creating, because
-        another process may have created the order since.
+        exists. An empty answer is checked again here, right before creating,
+        because another process may have created the order since.
         """
         if ledger_row.get("outcome") == "creating" and ledger_row.get("revel_order_id"):
             try:
@@ -313,7 +313,7 @@ class Engine:
         if not orders:
             return None
         if len(orders) > 1:
-            logger.warning("Revel holds %d orders with local_id %s: %s", len(orders), local_id,
+            logger.warning("Revel contains %d orders with local_id %s: %s", len(orders), local_id,
                            ", ".join(str(order.get("id")) for order in orders))
         ours = [order for order in orders if _same_uuid(order.get("uuid"), order_uuid(local_id))]
         return (ours or orders)[0]
@@ -428,7 +428,7 @@ class Engine:
         local_id = self.settings.local_id(event_id)
         order_id = ledger_row.get("revel_order_id")
         if not order_id and ledger_row.get("outcome") == "creating":
-            # A create whose answer was lost may still have made the order.
+            # A create whose response was lost may still have made the order.
             establishment = ledger_row.get("establishment_id")
             found = self.revel.find_orders_by_local_id(local_id, establishment)
             ours = [order for order in found if _same_uuid(order.get("uuid"), order_uuid(local_id))]
@@ -461,8 +461,8 @@ class Engine:
     def find_updated_events(self, hours_back: float) -> list[dict]:
         """Return the search rows of events whose `updated_at` falls in the window, oldest first.
 
-        Tripleseat's updated-date filter takes whole days, so tsync asks for
-        one extra day on each side and filters the times itself.
+        Tripleseat's updated-date filter takes whole days, so the search
+        covers one extra day on each side and tsync filters the times itself.
         """
         now = self.clock()
         start = now - timedelta(hours=hours_back)
@@ -584,7 +584,7 @@ class Engine:
 
     def _fail(self, event_id: int, name: str, reason: str, *, retryable: bool, record: bool = True,
               local_id: str | None = None, establishment: int | None = None) -> EventResult:
-        """Return a failed row; record the error in the ledger without losing what it knows of an order."""
+        """Return a failed row and record the error, keeping the ledger's record of any order."""
         logger.error("failed: %s", reason)
         order_id = None
         if record:

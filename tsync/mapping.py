@@ -30,7 +30,7 @@ HEADER = ("kind", "key", "revel_product_id")
 class ProductMatch:
     product_id: int
     rule: str  # the kind of row that matched
-    override_name: bool  # True when a generic product stands in for the line
+    override_name: bool  # True when a generic product replaces the line's own
 
 
 @dataclass

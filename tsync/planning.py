@@ -4,7 +4,7 @@ Pure functions, no I/O. The plan follows Tripleseat's own totals: the
 order's subtotal, discount, tax, service charge, gratuity and final total
 equal the live documents' figures, and the remaining due equals
 Tripleseat's amount due. Per-line tax and charge amounts are Tripleseat's
-rate times the line, rounded per line; where those do not add up to the
+rate times the line, rounded per line. Where those do not add up to the
 document's total, the lines are adjusted to the total and the difference is
 reported in cents. tsync never invents a discount to force a total. When
 the order cannot match the invoice, planning raises PlanningError with the

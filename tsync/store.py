@@ -6,7 +6,7 @@ Tables:
   phases are not all written yet; the next sync resumes it.
 - runs: one row per `event`, `recent` or webhook-triggered run.
 - claims: at most one process syncs an event at a time (atomic INSERT).
-- inbox: webhook deliveries, committed before the listener answers 200.
+- inbox: webhook deliveries, committed before the listener responds 200.
 - tokens: the cached Tripleseat access token, reused across processes.
 
 The schema carries a version in `PRAGMA user_version`; `MIGRATIONS[n]`
@@ -100,7 +100,7 @@ class Store:
             existed = self.path.exists()
             connection = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
             if not existed:
-                # The file holds a cached API token and guests' event names.
+                # The file contains a cached API token and guests' event names.
                 os.chmod(self.path, 0o600)
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")

@@ -1,4 +1,4 @@
-"""Recovery paths of the engine: stale lookups, half-written orders, lost answers, cancellations."""
+"""Recovery paths of the engine: stale lookups, half-written orders, lost responses, cancellations."""
 
 import copy
 
@@ -129,8 +129,8 @@ def test_cancellation_cleared_by_new_order(sandbox, settings, make_engine, notif
 def test_lost_after_unanswered_create_alerts(sandbox, settings, make_engine, notifier, tmp_path):
     event_id = plannable(sandbox, settings, make_engine)
     local_id = settings.local_id(event_id)
-    # The order exists in Revel, but the ledger only knows that a create began:
-    # the answer with the order id never arrived.
+    # The order exists in Revel, but the ledger only records that a create began:
+    # the response with the order id never arrived.
     make_engine(db_path=tmp_path / "elsewhere.db").run_event(event_id)
     engine = make_engine()
     engine.store.record_event(event_id, local_id, outcome="creating")

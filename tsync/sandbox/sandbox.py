@@ -30,8 +30,8 @@ SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret-not-for-production"
 REVEL_FILE = "revel.json"
 MAPPING_FILE = "mapping.csv"
 DB_FILE = "tsync.db"
-# Written by start(); reset() deletes nothing in a folder without it, and a
-# running sandbox holds an exclusive lock on it so two cannot share a folder.
+# Written by start(). reset() deletes nothing in a folder without it. A running
+# sandbox keeps an exclusive lock on it, so two sandboxes cannot share a folder.
 MARKER_FILE = ".tsync-sandbox"
 # Files that Sandbox.reset removes: the sandbox's own and the ledger tsync keeps next to them.
 SANDBOX_FILES = (REVEL_FILE, MAPPING_FILE, DB_FILE, f"{DB_FILE}-wal", f"{DB_FILE}-shm", f"{DB_FILE}-journal")
@@ -79,7 +79,7 @@ class Sandbox:
         marker = self.folder / MARKER_FILE
         if existing and not marker.exists() and any(name in existing for name in (REVEL_FILE, DB_FILE)):
             raise InputError(
-                f"{self.folder} holds a ledger or orders but is not a sandbox folder: pick another --sandbox-dir"
+                f"{self.folder} contains a ledger or orders but is not a sandbox folder: pick another --sandbox-dir"
             )
         lock = open(marker, "a", encoding="utf-8")
         try:

@@ -134,7 +134,7 @@ class InboxWorker:
                 self._schedule_retry(delivery, attempt, f"{type(error).__name__}: {error}")
                 return
 
-            # Retryable covers transient failures and events another sync holds at the moment.
+            # Retryable covers transient failures and events that another sync has claimed.
             retryable = [event for event in result.events if event.retryable]
             if retryable:
                 self._schedule_retry(delivery, attempt, _failure_reasons(retryable))
