@@ -65,6 +65,13 @@ class Engine:
         self._mapping = mapping
         self._products: dict[int, tuple[float, dict[int, dict]]] = {}
 
+    def close(self) -> None:
+        """Close the API clients' HTTP sessions; the store stays open for its owner."""
+        for client in (self.tripleseat, self.revel):
+            close = getattr(client, "close", None)
+            if callable(close):
+                close()
+
     # runs
 
     def run_event(self, event_id: int, *, run_id: str | None = None, dry_run: bool = False) -> RunResult:

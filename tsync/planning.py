@@ -412,10 +412,16 @@ def _document_figure(documents: list[_Document], key: str) -> Decimal | None:
     return total
 
 
+def _tripleseat_figure(event: dict, documents: list[_Document], key: str) -> Decimal | None:
+    """Return Tripleseat's figure summed over the documents, else the event's own, else None."""
+    figure = _document_figure(documents, key)
+    if figure is None and event.get(key) not in (None, ""):
+        figure = to_cents(event[key])
+    return figure
+
+
 def _check_grand_total(plan: OrderPlan, event: dict, documents: list[_Document]) -> None:
-    expected = _document_figure(documents, "grand_total")
-    if expected is None and event.get("grand_total") not in (None, ""):
-        expected = to_cents(event["grand_total"])
+    expected = _tripleseat_figure(event, documents, "grand_total")
     plan.tripleseat_grand_total = expected
     if expected is not None and expected != plan.final_total:
         difference = cents_between(plan.final_total, expected)
@@ -427,9 +433,7 @@ def _check_grand_total(plan: OrderPlan, event: dict, documents: list[_Document])
 
 
 def _check_amount_due(plan: OrderPlan, event: dict, documents: list[_Document]) -> None:
-    expected = _document_figure(documents, "amount_due")
-    if expected is None and event.get("amount_due") not in (None, ""):
-        expected = to_cents(event["amount_due"])
+    expected = _tripleseat_figure(event, documents, "amount_due")
     plan.tripleseat_amount_due = expected
     if expected is not None and expected != plan.remaining_due:
         difference = cents_between(plan.remaining_due, expected)

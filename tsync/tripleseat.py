@@ -78,27 +78,22 @@ class TripleseatClient:
 
     def get_event(self, event_id) -> dict:
         """Fetch one event with its financial detail (documents, line items, payments)."""
-        try:
-            body = self._get(f"/v1/events/{event_id}.json", {"show_financial": "true"})
-        except NotFoundError as error:
-            raise NotFoundError(
-                f"Tripleseat event {event_id} not found: check the event id and that the API app can read its location",
-                url=error.url,
-                status=error.status,
-            ) from None
-        return _unwrap(body, "event", f"Tripleseat event {event_id}")
+        return self._get_with_financials("event", "events", event_id)
 
     def get_booking(self, booking_id) -> dict:
         """Fetch one booking with its financial detail."""
+        return self._get_with_financials("booking", "bookings", booking_id)
+
+    def _get_with_financials(self, kind: str, collection: str, object_id) -> dict:
         try:
-            body = self._get(f"/v1/bookings/{booking_id}.json", {"show_financial": "true"})
+            body = self._get(f"/v1/{collection}/{object_id}.json", {"show_financial": "true"})
         except NotFoundError as error:
             raise NotFoundError(
-                f"Tripleseat booking {booking_id} not found: check the booking id and that the API app can read its location",
+                f"Tripleseat {kind} {object_id} not found: check the {kind} id and that the API app can read its location",
                 url=error.url,
                 status=error.status,
             ) from None
-        return _unwrap(body, "booking", f"Tripleseat booking {booking_id}")
+        return _unwrap(body, kind, f"Tripleseat {kind} {object_id}")
 
     def search_events(self, updated_start: date, updated_end: date, **filters) -> Iterator[dict]:
         """Return an iterator over every event updated between the two dates, oldest update first.

@@ -35,7 +35,7 @@ from tsync.store import Store
 from tsync.webhook.body import BodyError, read_body
 from tsync.webhook.payload import Notification, PayloadError, parse_notification
 from tsync.webhook.signature import DEFAULT_TOLERANCE, SCHEMES, SIGNATURE_HEADER, SignatureError, verify
-from tsync.webhook.worker import InboxWorker
+from tsync.webhook.worker import InboxWorker, close_engine
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ class WebhookServer:
             logger.exception("manual sync failed")
             return error_reply(500, f"sync failed with an internal error: see the log for {run_id}", outcome="internal error")
         finally:
-            _close(engine)
+            close_engine(engine)
 
         self.notifier.run_finished(result, context=context)
         event_ids = (event_id,) if event_id is not None else ()
@@ -424,15 +424,6 @@ def _positive_parameter(parameters: dict[str, list[str]], name: str, *, maximum:
     if maximum is not None and int(text) > maximum:
         raise ValueError(f"{name} {text} is too large: use at most {maximum}")
     return int(text)
-
-
-def _close(engine) -> None:
-    close = getattr(engine, "close", None)
-    if callable(close):
-        try:
-            close()
-        except Exception:
-            logger.exception("closing the engine failed")
 
 
 class _HttpServer(ThreadingHTTPServer):

@@ -191,12 +191,7 @@ class InboxWorker:
 
     def _close_engine(self) -> None:
         engine, self._engine = self._engine, None
-        close = getattr(engine, "close", None)
-        if callable(close):
-            try:
-                close()
-            except Exception:
-                logger.exception("closing the engine failed")
+        close_engine(engine)
 
 
 def _failure_reasons(events) -> str:
@@ -209,3 +204,13 @@ def _summary_text(result: RunResult) -> str:
 
 def _format_seconds(seconds: float) -> str:
     return f"{seconds:g}"
+
+
+def close_engine(engine) -> None:
+    """Close an engine's HTTP sessions, logging instead of raising when that fails."""
+    close = getattr(engine, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            logger.exception("closing the engine failed")
