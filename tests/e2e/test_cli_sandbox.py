@@ -148,3 +148,45 @@ def test_bad_hours_back_one_line(run, hours):
     assert result.exit_code == 2
     assert "--hours-back" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_products_listed_once(run):
+    result = run("products", "--json")
+
+    products = json.loads(result.stdout)
+    ids = [product["id"] for product in products]
+    assert result.exit_code == 0
+    assert len(ids) == len(set(ids))
+    assert 4512 in ids
+
+
+def test_mapping_check_names_merchandise(run):
+    result = run("mapping", "check", "--hours-back", "48", "--json")
+
+    report = json.loads(result.stdout)
+    assert result.exit_code == 1
+    assert report["events_read"] > 0
+    assert report["unknown_products"] == []
+    merchandise = [row for row in report["unmapped"] if "Merchandise" in row["item"]]
+    assert len(merchandise) == 1
+    assert merchandise[0]["count"] >= 1
+    assert merchandise[0]["event_ids"]
+
+
+def test_mapping_check_table(run):
+    result = run("mapping", "check")
+
+    assert result.exit_code == 1
+    assert "Merchandise" in result.stdout
+
+
+def test_sandbox_ignores_real_smtp(run, monkeypatch):
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SMTP_PORT", "9")
+    monkeypatch.setenv("NOTIFY_FROM", "tsync@example.com")
+    monkeypatch.setenv("NOTIFY_TO", "ops@example.com")
+
+    result = run("recent", "--json")
+
+    assert "e-mail is off in the sandbox" in result.stderr
+    assert "sending" not in result.stderr.lower()
