@@ -39,11 +39,18 @@ class CliState:
     def __init__(self, *, env_file=None, use_sandbox=False, sandbox_dir=None, sandbox_events=None):
         self.env_file = env_file
         self.use_sandbox = use_sandbox
-        self.sandbox_dir = Path(sandbox_dir or DEFAULT_SANDBOX_DIR)
+        self._sandbox_dir = sandbox_dir
         self.sandbox_events = sandbox_events
         self.sandbox = None
         self._settings: Settings | None = None
         self._store = None
+
+    @property
+    def sandbox_dir(self) -> Path:
+        """The sandbox folder: --sandbox-dir, else TSYNC_SANDBOX_DIR from the environment or .env."""
+        if self._sandbox_dir is None:
+            self._sandbox_dir = read_environment(self.env_file).get("TSYNC_SANDBOX_DIR") or DEFAULT_SANDBOX_DIR
+        return Path(self._sandbox_dir)
 
     def values(self) -> dict[str, str]:
         """Return the raw settings: the environment over `.env`, with the sandbox's connection values on top."""
@@ -133,8 +140,8 @@ class TsyncGroup(click.Group):
 @click.group(cls=TsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--sandbox", "use_sandbox", is_flag=True,
               help="Run against the built-in simulated Tripleseat and Revel (no account needed).")
-@click.option("--sandbox-dir", type=click.Path(file_okay=False), envvar="TSYNC_SANDBOX_DIR",
-              help=f"Folder for the sandbox's ledger and orders [default: {DEFAULT_SANDBOX_DIR}].")
+@click.option("--sandbox-dir", type=click.Path(file_okay=False),
+              help=f"Folder for the sandbox's ledger and orders [default: TSYNC_SANDBOX_DIR or {DEFAULT_SANDBOX_DIR}].")
 @click.option("--sandbox-events", type=click.Path(dir_okay=False),
               help="Replay events from a JSON file (as GET /v1/events/{id}.json returns) in the sandbox.")
 @click.option("--env-file", type=click.Path(dir_okay=False), help="Read settings from this file instead of ./.env.")
