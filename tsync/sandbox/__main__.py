@@ -1,7 +1,6 @@
 """Run the sandbox until Ctrl-C: `python -m tsync.sandbox [--folder DIR] [--events FILE] [--reset]`."""
 
 import argparse
-import logging
 import shlex
 import sys
 import threading

@@ -495,7 +495,7 @@ def is_eligible(event: dict) -> bool:
 def seed_products() -> list[dict]:
     """Return the Revel products that the seed mapping names, plus an open-price and an inactive one."""
     rows: list[tuple[int, str, str, Category, bool]] = []
-    for menu_item_id, (name, price, category, product_id) in MENU_ITEMS.items():
+    for _menu_item_id, (name, price, category, product_id) in MENU_ITEMS.items():
         if product_id is not None:
             rows.append((product_id, name, price, category, True))
     for name, product_id in NAMED_PRODUCTS.items():
