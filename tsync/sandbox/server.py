@@ -165,8 +165,8 @@ class ApiServer(ThreadingHTTPServer):
 
 class ApiRequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # Headers and body leave in separate writes; with Nagle's algorithm on, each
-    # answer then waits for the client's delayed ACK (about 40 ms on Linux).
+    # Headers and body leave in separate writes. With Nagle's algorithm on, each
+    # response then waits for the client's delayed ACK (about 40 ms on Linux).
     disable_nagle_algorithm = True
     timeout = 30  # seconds an idle keep-alive connection stays open
     server: ApiServer

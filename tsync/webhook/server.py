@@ -443,8 +443,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "tsync-webhook"
     sys_version = ""
-    # Headers and body leave in separate writes; with Nagle's algorithm on, each
-    # answer then waits for the client's delayed ACK (about 40 ms on Linux).
+    # Headers and body leave in separate writes. With Nagle's algorithm on, each
+    # response then waits for the client's delayed ACK (about 40 ms on Linux).
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
