@@ -122,8 +122,7 @@ class Engine:
         result = RunResult(run_id or new_run_id(), "single")
         with self._run(result):
             with log_context(event_id=event_id):
-                row = self.store.get_event(event_id) or {}
-                result.events.append(self._cancel(event_id, row.get("name") or "", row, reason, result.run_id))
+                result.events.append(self._cancel_claimed(event_id, "", reason, result.run_id))
         return result
 
     class _RunScope:
@@ -177,7 +176,7 @@ class Engine:
             return self._skip(event_id, name, _location_reason(event))
         if status not in self.settings.eligible_statuses:
             if status in CANCELLED_STATUSES and ledger_row.get("outcome") in ORDER_OUTCOMES and not dry_run:
-                return self._cancel(event_id, name, ledger_row, f"status changed to {status}", run_id)
+                return self._cancel_claimed(event_id, name, f"status changed to {status}", run_id)
             return self._skip(event_id, name, self._status_reason(status))
 
         if dry_run:
@@ -430,6 +429,18 @@ class Engine:
             return self.tripleseat.get_booking(int(booking_id))
         except NotFoundError:
             return None
+
+    def _cancel_claimed(self, event_id: int, name: str, why: str, run_id: str) -> EventResult:
+        """Record a cancellation under the event's claim, so it cannot race a sync creating the order."""
+        if not self.store.claim_event(event_id, run_id, CLAIM_SECONDS):
+            result = self._skip(event_id, name, f"IN PROGRESS - another sync holds event {event_id}; the cancellation is retried")
+            result.retryable = True
+            return result
+        try:
+            ledger_row = self.store.get_event(event_id) or {}
+            return self._cancel(event_id, name or ledger_row.get("name") or "", ledger_row, why, run_id)
+        finally:
+            self.store.release_event(event_id, run_id)
 
     def _cancel(self, event_id: int, name: str, ledger_row: dict, why: str, run_id: str) -> EventResult:
         local_id = self.settings.local_id(event_id)

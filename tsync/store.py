@@ -60,7 +60,7 @@ MIGRATIONS = [
     CREATE TABLE inbox (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         body_hash TEXT NOT NULL UNIQUE,
-        dedupe_key TEXT NOT NULL UNIQUE,
+        dedupe_key TEXT NOT NULL,
         trigger TEXT NOT NULL,
         event_id INTEGER NOT NULL,
         correlation_id TEXT NOT NULL,
@@ -72,6 +72,7 @@ MIGRATIONS = [
         last_error TEXT
     );
     CREATE INDEX inbox_pending ON inbox (state, next_attempt_at);
+    CREATE UNIQUE INDEX inbox_pending_key ON inbox (dedupe_key) WHERE state = 'pending';
     CREATE TABLE tokens (
         name TEXT PRIMARY KEY,
         access_token TEXT NOT NULL,
@@ -255,7 +256,13 @@ class Store:
     # inbox
 
     def enqueue_delivery(self, *, body_hash: str, dedupe_key: str, trigger: str, event_id: int, correlation_id: str) -> bool:
-        """Commit a webhook delivery; return False when it is a repeat of one already stored."""
+        """Commit a webhook delivery; return False when it repeats one already stored.
+
+        A repeat is the same body at any time, or the same dedupe key while a
+        delivery with that key is still pending. Once that one is processed, a
+        new delivery with the key is stored, because Tripleseat's updated_at
+        has whole minutes and two changes in one minute share a key.
+        """
         now = time.time()
         with self.transaction() as connection:
             cursor = connection.execute(
@@ -274,22 +281,40 @@ class Store:
             ).fetchone()
         return dict(row) if row else None
 
+    def begin_delivery(self, delivery_id: int, lease_seconds: float, now: float | None = None) -> int | None:
+        """Take a due delivery for one attempt; return the attempt's number, or None when it is not ours.
+
+        The attempt is counted before it runs, so a delivery that crashes the
+        process still uses up its attempts. Its next attempt time moves past
+        the lease, so no other worker takes it meanwhile, and after a crash it
+        becomes due again once the lease ends.
+        """
+        now = time.time() if now is None else now
+        with self.transaction() as connection:
+            cursor = connection.execute(
+                "UPDATE inbox SET attempts = attempts + 1, next_attempt_at = ? "
+                "WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
+                (now + lease_seconds, delivery_id, now),
+            )
+            if cursor.rowcount != 1:
+                return None
+            return connection.execute("SELECT attempts FROM inbox WHERE id = ?", (delivery_id,)).fetchone()[0]
+
     def finish_delivery(self, delivery_id: int, state: str, error: str | None = None) -> None:
         """Mark a delivery 'done' or 'dead'."""
         with self.transaction() as connection:
             connection.execute(
-                "UPDATE inbox SET state = ?, finished_at = ?, last_error = ?, attempts = attempts + 1 WHERE id = ?",
+                "UPDATE inbox SET state = ?, finished_at = ?, last_error = ? WHERE id = ?",
                 (state, time.time(), error, delivery_id),
             )
 
-    def retry_delivery(self, delivery_id: int, next_attempt_at: float, error: str) -> int:
-        """Record a failed attempt and schedule the next one; return the attempts so far."""
+    def retry_delivery(self, delivery_id: int, next_attempt_at: float, error: str) -> None:
+        """Schedule the next attempt of a delivery whose attempt failed."""
         with self.transaction() as connection:
             connection.execute(
-                "UPDATE inbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?",
+                "UPDATE inbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
                 (next_attempt_at, error, delivery_id),
             )
-            return connection.execute("SELECT attempts FROM inbox WHERE id = ?", (delivery_id,)).fetchone()[0]
 
     def inbox_status(self) -> dict:
         """Return the number of pending deliveries and the age in seconds of the oldest one."""

@@ -24,6 +24,10 @@ DEFAULT_POLL_INTERVAL = 5.0  # seconds between inbox checks when no enqueue wake
 DELETED_REASON = "deleted in Tripleseat"
 
 
+# How long one attempt owns a delivery. A worker that dies mid-attempt leaves the
+# delivery pending, and it is taken again once this has passed.
+LEASE_SECONDS = 300
+
 class InboxWorker:
     """Drains the inbox in a background thread, retrying transient failures with exponential backoff.
 
@@ -96,12 +100,19 @@ class InboxWorker:
         delivery = self.store.next_delivery(now)
         if delivery is None:
             return False
-        self._process(delivery)
+        attempt = self.store.begin_delivery(delivery["id"], LEASE_SECONDS, now)
+        if attempt is None:
+            # Another worker on the same ledger took it between the read and the lease.
+            return True
+        self._process(delivery, attempt)
         return True
 
     def _run(self) -> None:
-        status = self.store.inbox_status()
-        logger.info("inbox worker started: %d pending deliveries", status["depth"])
+        try:
+            status = self.store.inbox_status()
+            logger.info("inbox worker started: %d pending deliveries", status["depth"])
+        except Exception:
+            logger.exception("inbox worker could not read the inbox at start")
         while not self._stop.is_set():
             try:
                 processed = self.process_next()
@@ -115,16 +126,22 @@ class InboxWorker:
         self._close_engine()
         logger.info("inbox worker stopped")
 
-    def _process(self, delivery: dict) -> None:
+    def _process(self, delivery: dict, attempt: int) -> None:
         delivery_id = delivery["id"]
         trigger = delivery["trigger"]
         event_id = delivery["event_id"]
         correlation_id = delivery["correlation_id"]
-        attempt = delivery["attempts"] + 1
-        # The runs table keys runs by id, so each retry runs under its own id that starts with the delivery's.
+        # The runs table keys runs by id, so each attempt runs under its own id that starts with the delivery's.
         run_id = correlation_id if attempt == 1 else f"{correlation_id}-{attempt}"
 
         with log_context(run_id=correlation_id, event_id=event_id):
+            if attempt > self.max_attempts:
+                # Earlier attempts ended the process before they could finish.
+                error = delivery.get("last_error") or "earlier attempts stopped before finishing"
+                self.store.finish_delivery(delivery_id, "dead", error)
+                logger.error("%s delivery %d used all %d attempts, giving up: %s", trigger, delivery_id, self.max_attempts, error)
+                self._alert_dead(delivery, self.max_attempts, error)
+                return
             logger.info("processing %s delivery %d, attempt %d of %d", trigger, delivery_id, attempt, self.max_attempts)
             try:
                 result = self._run_engine(trigger, event_id, run_id)
