@@ -231,3 +231,61 @@ def test_password_never_logged(tsync_logs):
 def test_invalid_policy_rejected():
     with pytest.raises(ConfigError, match="NOTIFY_POLICY 'sometimes' is not valid"):
         Notifier(None, "sometimes")
+
+
+@pytest.fixture
+def auth_smtp_server():
+    """An SMTP server that accepts any login over plain text and records each one."""
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=True)
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=authenticator, auth_require_tls=False)
+    controller.start()
+    try:
+        yield inbox, port, logins
+    finally:
+        controller.stop()
+
+
+def test_non_ascii_password_returns_false(auth_smtp_server, tsync_logs):
+    inbox, port, _ = auth_smtp_server
+    notifier = Notifier(smtp_settings(port, username="alerts", password="pässwörd"), timeout=2)
+
+    assert notifier.alert("subject", "body\n", correlation_id="hook-1") is False
+
+    assert inbox.envelopes == []
+    errors = [record.getMessage() for record in tsync_logs.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "UnicodeEncodeError" in errors[0]
+    assert "\n" not in errors[0]
+    assert all("pässwörd" not in record.getMessage() for record in tsync_logs.records)
+
+
+def test_non_ascii_username_returns_false(auth_smtp_server, tsync_logs):
+    inbox, port, logins = auth_smtp_server
+    notifier = Notifier(smtp_settings(port, username="prüfer", password="s3cret"), timeout=2)
+
+    assert notifier.run_finished(mixed_result(), context="recent --hours-back 48") is False
+
+    assert logins == []
+    assert inbox.envelopes == []
+    assert any("UnicodeEncodeError" in record.getMessage() for record in tsync_logs.records)
+
+
+def test_invalid_sender_returns_false(smtp_server, tsync_logs):
+    inbox, port = smtp_server
+    settings = smtp_settings(port)
+    settings = SmtpSettings(settings.host, settings.port, None, None, "none", "tsync@venue.example\nBcc: x@y.example",
+                            settings.recipients)
+
+    assert Notifier(settings).alert("subject", "body\n", correlation_id="hook-1") is False
+
+    assert inbox.envelopes == []
+    errors = [record.getMessage() for record in tsync_logs.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "ValueError" in errors[0]

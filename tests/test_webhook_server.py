@@ -2,8 +2,10 @@ import email
 import json
 import logging
 import os
+import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -218,6 +220,58 @@ def raw_request(server: WebhookServer, request: bytes, *, pause_after: float = 0
     return status, json.loads(document)
 
 
+def read_response(connection: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """Read a response until the server closes; return the status, the headers (names lower-cased) and the body.
+
+    A server that closes with part of the request unread makes the kernel send a
+    reset after the response, which is taken as the end of the response.
+    """
+    response = b""
+    try:
+        while chunk := connection.recv(65536):
+            response += chunk
+    except ConnectionResetError:
+        pass
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split(" ", 2)[1]), headers, body
+
+
+def raw_exchange(server: WebhookServer, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(request)
+        return read_response(connection)
+
+
+def trickle(server: WebhookServer, head: bytes, *, seconds: float, started: threading.Event | None = None):
+    """Send `head`, then one byte every 50 ms for up to `seconds` or until the server replies.
+
+    Returns the status, the JSON document, and whether the reply came while bytes were still being sent.
+    """
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(head)
+        if started is not None:
+            started.set()
+        replied = False
+        stop_at = time.monotonic() + seconds
+        while time.monotonic() < stop_at:
+            readable, _, _ = select.select([connection], [], [], 0.05)
+            if readable:
+                replied = True
+                break
+            try:
+                connection.sendall(b"x")
+            except OSError:
+                replied = True
+                break
+        status, _, body = read_response(connection)
+    return status, json.loads(body), replied
+
+
 # deliveries
 
 
@@ -274,7 +328,8 @@ def test_delivery_concurrent_processed_once(start, recorder):
 
 
 def test_delivery_same_updated_at_is_duplicate(start):
-    server = start()
+    # Without the worker the first delivery stays pending, and a key only blocks a repeat while it is pending.
+    server = start(start_worker=False)
     first = payload(name="Gala")
     second = payload(name="Gala dinner")  # other bytes, same trigger, event and updated_at
 
@@ -385,6 +440,22 @@ def test_first_verified_scheme_logged_once(start, tsync_logs):
     assert lines == ["first delivery verified with signature scheme t_v1: pin it with --signature-scheme t_v1"]
 
 
+@pytest.mark.parametrize("stamp", [b"\xb2", b"9" * 13])
+def test_odd_timestamp_rejected(start, stamp):
+    server = start()
+    body = payload()
+    request = (
+        b"POST /webhooks/tripleseat HTTP/1.1\r\nHost: x\r\nX-Signature: t=" + stamp + b",v1=" + b"0" * 64 +
+        b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+
+    status, document = raw_request(server, request)
+
+    assert status == 401
+    assert "malformed: timestamp t" in document["error"]
+    assert server.store.deliveries() == []
+
+
 # bodies
 
 
@@ -473,6 +544,61 @@ def test_slow_client_times_out(start):
     assert "timed out" in document["error"]
 
 
+def test_trickling_client_hits_deadline(start):
+    server = start(read_timeout=0.3, request_timeout=0.6)
+    head = b"POST /webhooks/tripleseat HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+
+    status, document, replied_while_sending = trickle(server, head, seconds=3)
+
+    assert status == 408
+    assert "not complete after 0.6 s" in document["error"]
+    assert replied_while_sending
+
+
+@pytest.mark.parametrize("length, status, message", [
+    (b"9" * 5000, 413, "Content-Length of 5000 digits"),
+    (b"9" * 20, 413, "larger than the limit"),
+    (b"-5", 400, "not a whole number"),
+    (b"+5", 400, "not a whole number"),
+    (b"\xb2", 400, "not a whole number"),
+    (b"5, 5", 400, "not a whole number"),
+])
+def test_odd_content_length_rejected(start, length, status, message):
+    server = start()
+    request = b"POST /webhooks/tripleseat HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n{}"
+
+    code, headers, body = raw_exchange(server, request)
+
+    assert code == status
+    assert message in json.loads(body)["error"]
+    assert headers["connection"] == "close"
+
+
+def test_chunk_framing_over_wire_cap_rejected(start):
+    server = start(max_body=1024)
+    # 40 bytes of data in 40 chunks, each with a long extension: over 4 KiB on the wire.
+    chunks = (b"1;" + b"e" * 100 + b"\r\nx\r\n") * 40 + b"0\r\n\r\n"
+    request = b"POST /webhooks/tripleseat HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+
+    status, _, body = raw_exchange(server, request)
+
+    assert status == 413
+    assert "more than 2048 bytes on the wire" in json.loads(body)["error"]
+
+
+def test_client_reset_logged_without_error(start, tsync_logs):
+    server = start()
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    connection.sendall(b"POST /webhooks/tripleseat HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"webhook")
+    time.sleep(0.1)
+    # A zero linger time makes close() send a reset instead of a normal close.
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    connection.close()
+
+    assert wait_for(lambda: any("closed the connection" in r.getMessage() for r in tsync_logs.records))
+    assert [r for r in tsync_logs.records if r.levelno >= logging.ERROR] == []
+
+
 def test_empty_body_rejected(start):
     server = start()
     response = post(server, b"")
@@ -527,6 +653,74 @@ def test_relevant_trigger_without_id(start, document, message):
     assert response.status_code == 400
     assert message in response.json()["error"]
     assert server.store.deliveries() == []
+
+
+@pytest.mark.parametrize("event_id", [
+    2**63, "9" * 5000, "9223372036854775808", 5.5, "5.0", "\u00b2", "\u0661", [1], {"id": 1}, 0.0, False,
+])
+def test_event_id_out_of_range_rejected(start, event_id):
+    server = start()
+    body = json.dumps({"webhook_trigger_type": "UPDATE_EVENT", "event": {"id": event_id}}).encode()
+
+    response = post(server, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("event.id ")
+    assert "not a valid Tripleseat id" in response.json()["error"]
+    assert "\n" not in response.json()["error"]
+    assert server.store.deliveries() == []
+
+
+@pytest.mark.parametrize("event_id, stored", [(5.0, 5), (2**63 - 1, 2**63 - 1), ("0012", 12)])
+def test_event_id_edge_values_accepted(start, event_id, stored):
+    server = start(start_worker=False)
+    body = json.dumps({"webhook_trigger_type": "UPDATE_EVENT", "event": {"id": event_id}}).encode()
+
+    response = post(server, body)
+
+    assert response.status_code == 200
+    assert response.json()["event_ids"] == [stored]
+    assert server.store.deliveries()[0]["event_id"] == stored
+
+
+@pytest.mark.parametrize("body, message", [
+    (b'{"webhook_trigger_type": "UPDATE_EVENT", "event": {"id": 5, "guests": ' + b"9" * 5000 + b"}}", "too many digits"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"webhook_trigger_type": "UPDATE_EVENT", "event": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001 + b"}",
+     "nested too deeply"),
+])
+def test_hostile_json_rejected(start, body, message):
+    server = start()
+    response = post(server, body)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert server.store.deliveries() == []
+
+
+def test_booking_over_100_events_rejected(start):
+    server = start()
+    body = json.dumps({"webhook_trigger_type": "CREATE_BOOKING", "booking": {"event_ids": list(range(1, 102))}}).encode()
+
+    response = post(server, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "booking.event_ids lists 101 ids: a delivery may name at most 100 events"
+    )
+    assert server.store.deliveries() == []
+
+
+def test_booking_100_events_deduplicated(start):
+    server = start(start_worker=False)
+    event_ids = [7, 3] * 50
+    body = json.dumps({"webhook_trigger_type": "CREATE_BOOKING", "booking": {"event_ids": event_ids}}).encode()
+
+    response = post(server, body)
+
+    assert response.status_code == 200
+    assert response.json()["event_ids"] == [7, 3]
+    assert [delivery["event_id"] for delivery in server.store.deliveries()] == [7, 3]
 
 
 def test_booking_two_events_two_entries(start, recorder):
@@ -686,6 +880,76 @@ def test_sigterm_finishes_delivery_in_hand(tmp_path, db_path):
     assert "received SIGTERM" in process.stderr.read()
 
 
+# shutdown and limits
+
+
+def test_shutdown_finishes_manual_sync(start):
+    started = threading.Event()
+    ledger_depths = []
+    responses = []
+
+    class SlowEngine:
+        def run_event(self, event_id, *, run_id=None, dry_run=False):
+            started.set()
+            time.sleep(0.5)
+            # The server owns this ledger, so it must stay open until the request is done.
+            ledger_depths.append(server.store.inbox_status()["depth"])
+            return RunResult(run_id, "single", events=[EventResult(event_id, "Gala", "injected", revel_order_id=1)])
+
+    server = start(engine_factory=SlowEngine, store=None)
+    client = threading.Thread(target=lambda: responses.append(sync_get(server, "event_id=5")))
+    client.start()
+    assert started.wait(5)
+
+    server.shutdown()
+
+    assert ledger_depths == [0]  # the sync had finished, on an open ledger, when shutdown() returned
+    client.join(5)
+    assert responses[0].status_code == 200
+    assert responses[0].json()["events"][0]["status"] == "injected"
+
+
+def test_shutdown_cuts_trickling_client_short(start):
+    server = start(read_timeout=0.3, request_timeout=60)
+    head = b"POST /webhooks/tripleseat HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+    sending = threading.Event()
+    results = []
+    client = threading.Thread(target=lambda: results.append(trickle(server, head, seconds=4, started=sending)))
+    client.start()
+    assert sending.wait(5)
+    time.sleep(0.1)
+
+    stopper = threading.Thread(target=server.shutdown)
+    stopper.start()
+    stopper.join(3)
+    client.join(5)
+
+    assert not stopper.is_alive()
+    status, document, replied_while_sending = results[0]
+    assert status == 503
+    assert "stopping" in document["error"]
+    assert replied_while_sending
+
+
+def test_connection_over_cap_gets_503(start, tsync_logs):
+    server = start(max_connections=1, read_timeout=2)
+    holder = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    try:
+        holder.sendall(b"POST /webhooks/tripleseat HTTP/1.1\r\n")
+
+        status, headers, body = raw_exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    finally:
+        holder.close()
+
+    assert status == 503
+    assert headers["connection"] == "close"
+    assert headers["content-type"] == "application/json"
+    assert "busy" in json.loads(body)["error"]
+    assert any("rejected 1 connection(s) with 503" in r.getMessage() for r in tsync_logs.records)
+    # Once the held connection ends, its slot is free again.
+    assert wait_for(lambda: raw_exchange(server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")[0] == 200)
+
+
 # manual sync
 
 
@@ -757,6 +1021,8 @@ def test_manual_sync_disabled_without_token(start, settings, recorder):
     ("hours_back=100000", "too large"),
     ("event_id=1&hours_back=2", "both given"),
     ("event_id=1&event_id=2", "given 2 times"),
+    ("event_id=9223372036854775808", "too large"),
+    ("event_id=" + "9" * 5000, "too large"),
 ])
 def test_manual_sync_invalid_parameters(start, recorder, query, message):
     server = start()
@@ -806,6 +1072,38 @@ def test_unknown_path_and_wrong_method(start):
     assert get_webhook.headers["Allow"] == "POST"
     assert requests.post(f"{base}/healthz", data=b"{}", timeout=5).status_code == 405
     assert requests.delete(f"{base}/api/sync/tripleseat", timeout=5).status_code == 405
+
+
+def test_head_healthz_has_no_body(start, tsync_logs):
+    server = start(start_worker=False)
+
+    status, headers, body = raw_exchange(server, b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert status == 200
+    assert int(headers["content-length"]) > 0
+    assert body == b""
+    assert [r for r in tsync_logs.records if r.levelno >= logging.WARNING] == []
+
+
+def test_head_sync_path_not_allowed(start, recorder):
+    server = start()
+
+    status, headers, body = raw_exchange(server, b"HEAD /api/sync/tripleseat?event_id=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert status == 405
+    assert headers["allow"] == "GET"
+    assert body == b""
+    assert recorder.calls == []
+
+
+def test_invalid_request_target_rejected(start, tsync_logs):
+    server = start()
+
+    status, _, body = raw_exchange(server, b"GET http://[x/ HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert status == 400
+    assert "request target is not a valid URL" in json.loads(body)["error"]
+    assert [r for r in tsync_logs.records if r.levelno >= logging.ERROR] == []
 
 
 def test_custom_path(start):

@@ -139,3 +139,15 @@ def test_verify_rejects_unknown_scheme():
 def test_sign_rejects_empty_secret():
     with pytest.raises(ValueError, match="empty"):
         sign(BODY, "")
+
+
+@pytest.mark.parametrize("stamp", ["²", "1781517120²", "١٧٨١٥١٧١٢٠", "+1781517120", "9" * 13, "9" * 5000])
+def test_verify_t_v1_rejects_odd_timestamp(stamp):
+    with pytest.raises(SignatureError, match="malformed: timestamp t"):
+        verify(BODY, f"t={stamp},v1={T_V1_DIGEST}", KEY, now=STAMP)
+
+
+def test_verify_t_v1_twelve_digit_timestamp():
+    stamp = 10**11
+    header = sign(BODY, KEY, timestamp=stamp)
+    assert verify(BODY, header, KEY, now=stamp) == "t_v1"

@@ -1,7 +1,8 @@
 """E-mail reports of sync runs and alerts that need a person, sent with smtplib.
 
-A failed e-mail (an SMTP or network error) is logged and reported as False,
-so it does not fail the sync that triggered it.
+A failed e-mail (an SMTP or network error, or any other exception while the
+message is built or sent) is logged in one line and reported as False, so it
+does not fail the sync that triggered it.
 """
 
 import logging
@@ -55,24 +56,20 @@ class Notifier:
 
     def _send(self, subject: str, body: str, *, correlation_id: str) -> bool:
         smtp = self.smtp
-        message = EmailMessage()
-        message["Subject"] = subject
-        message["From"] = smtp.sender
-        message["To"] = ", ".join(smtp.recipients)
-        message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2] or None)
-        message.set_content(body)
-
         with log_context(run_id=correlation_id):
+            # Every Exception is caught, not only SMTP and network errors, because a non-ASCII
+            # username or password makes smtplib raise UnicodeEncodeError and a sender address
+            # with a line break raises ValueError while the headers are built.
             try:
+                message = _build_message(smtp, subject, body)
                 with self._connect() as client:
                     if smtp.username:
                         client.login(smtp.username, smtp.password or "")
                     client.send_message(message)
-            except (smtplib.SMTPException, OSError) as error:
+            except Exception as error:
                 logger.error(
                     "sending e-mail through %s:%s (%s) failed: %s: %s",
-                    smtp.host, smtp.port, smtp.security, type(error).__name__, error,
+                    smtp.host, smtp.port, smtp.security, type(error).__name__, _redacted(str(error), smtp.password),
                 )
                 return False
             logger.info("e-mail sent to %d recipient(s): %s", len(smtp.recipients), subject)
@@ -91,6 +88,24 @@ class Notifier:
                 client.close()
                 raise
         return client
+
+
+def _build_message(smtp: SmtpSettings, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = smtp.sender
+    message["To"] = ", ".join(smtp.recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2] or None)
+    message.set_content(body)
+    return message
+
+
+def _redacted(text: str, password: str | None) -> str:
+    """Return `text` with the SMTP password replaced, in case an error message quotes it."""
+    if password:
+        text = text.replace(password, "***")
+    return " ".join(text.split())
 
 
 def run_subject(result: RunResult) -> str:

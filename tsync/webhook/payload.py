@@ -47,6 +47,11 @@ RELEVANT_TRIGGERS = EVENT_TRIGGERS | DOCUMENT_TRIGGERS | BOOKING_TRIGGERS
 # Deliveries with these triggers cancel the event instead of syncing it.
 CANCEL_TRIGGERS = frozenset({"DELETE_EVENT", "DELETE_BOOKING"})
 
+# Event ids are stored in SQLite INTEGER columns, which hold signed 64-bit values.
+MAX_EVENT_ID = 2**63 - 1
+MAX_ID_DIGITS = len(str(MAX_EVENT_ID))
+MAX_BOOKING_EVENTS = 100  # event ids one booking delivery may name
+
 
 class PayloadError(TsyncError):
     """A delivery's body is not a usable Tripleseat webhook payload."""
@@ -77,6 +82,11 @@ def parse_notification(body: bytes) -> Notification:
         raise PayloadError("body is not valid UTF-8: send the JSON payload encoded as UTF-8") from None
     except json.JSONDecodeError as error:
         raise PayloadError(f"body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
+    except RecursionError:
+        raise PayloadError("body is not a usable JSON payload: it is nested too deeply") from None
+    except ValueError:
+        # json.loads raises a plain ValueError for an integer above Python's limit of 4300 digits.
+        raise PayloadError("body is not a usable JSON payload: it contains a number with too many digits") from None
     if not isinstance(payload, dict):
         raise PayloadError(f"body must be a JSON object, got {type(payload).__name__}")
 
@@ -86,7 +96,7 @@ def parse_notification(body: bytes) -> Notification:
     trigger = trigger.strip().upper()
 
     if trigger in EVENT_TRIGGERS:
-        event_ids = (_required_id(payload, ("event", "id")),)
+        event_ids = (_required_id(payload, trigger, ("event", "id")),)
     elif trigger in DOCUMENT_TRIGGERS:
         event_ids = (_document_event_id(payload),)
     elif trigger in BOOKING_TRIGGERS:
@@ -97,12 +107,12 @@ def parse_notification(body: bytes) -> Notification:
     return Notification(trigger, event_ids, _updated_at(payload))
 
 
-def _required_id(payload: dict, path: tuple[str, str]) -> int:
+def _required_id(payload: dict, trigger: str, path: tuple[str, str]) -> int:
     container = payload.get(path[0])
     value = container.get(path[1]) if isinstance(container, dict) else None
     name = ".".join(path)
     if value is None:
-        raise PayloadError(f"{name} is missing: a {payload['webhook_trigger_type']} delivery must name its event")
+        raise PayloadError(f"{name} is missing: a {trigger} delivery must name its event")
     return _parse_id(value, name)
 
 
@@ -121,25 +131,53 @@ def _booking_event_ids(payload: dict) -> tuple[int, ...]:
         raise PayloadError("booking.event_ids is missing or empty: a booking delivery must list its events")
     if not isinstance(values, list):
         values = [values]
+    if len(values) > MAX_BOOKING_EVENTS:
+        raise PayloadError(
+            f"booking.event_ids lists {len(values)} ids: a delivery may name at most {MAX_BOOKING_EVENTS} events"
+        )
 
-    event_ids: list[int] = []
-    for value in values:
-        event_id = _parse_id(value, "booking.event_ids")
-        if event_id not in event_ids:
-            event_ids.append(event_id)
-    return tuple(event_ids)
+    # dict.fromkeys drops repeated ids and keeps the order of first appearance.
+    return tuple(dict.fromkeys(_parse_id(value, "booking.event_ids") for value in values))
 
 
 def _parse_id(value, name: str) -> int:
-    """Accept an id sent as a JSON integer or as a string of digits."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and int(value) > 0:
-        return int(value)
+    """Return an id sent as a JSON integer, an integral number such as 5.0, or a string of ASCII digits.
+
+    Raises PayloadError naming the field unless the id is in 1..MAX_EVENT_ID.
+    """
+    event_id = None
+    if isinstance(value, bool):
+        pass  # bool is a subclass of int, but true is not an id
+    elif isinstance(value, int):
+        event_id = value
+    elif isinstance(value, float):
+        if value.is_integer():
+            event_id = int(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        # str.isdigit() alone also accepts characters such as "²" that int() rejects, and
+        # checking the length first keeps int() away from strings of thousands of digits.
+        if text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS:
+            event_id = int(text)
+
+    if event_id is not None and 1 <= event_id <= MAX_EVENT_ID:
+        return event_id
+    raise PayloadError(
+        f"{name} {_shown(value)} is not a valid Tripleseat id: expected a whole number from 1 to {MAX_EVENT_ID}"
+    )
+
+
+def _shown(value) -> str:
+    """Return a short one-line form of a rejected value for an error message."""
+    # repr() of a deeply nested list, or of an int of thousands of digits, can itself raise.
+    if isinstance(value, (list, dict)):
+        return f"(a JSON {'array' if isinstance(value, list) else 'object'})"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return "(a number far outside the 64-bit range)"
     shown = repr(value)
     if len(shown) > 40:
         shown = shown[:37] + "..."
-    raise PayloadError(f"{name} {shown} is not a valid Tripleseat id: expected a positive whole number")
+    return shown
 
 
 def _updated_at(payload: dict) -> str | None:

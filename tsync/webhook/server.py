@@ -6,34 +6,39 @@ Routes:
   inbox worker syncs them later, so the reply never waits on Tripleseat or Revel.
 - GET /api/sync/tripleseat?event_id=X or ?hours_back=N: run the engine in the
   request thread behind `Authorization: Bearer <TSYNC_API_TOKEN>`.
-- GET /healthz: inbox depth and the age of the oldest pending delivery.
+- GET or HEAD /healthz: inbox depth and the age of the oldest pending delivery.
 
-The server is the stdlib's ThreadingHTTPServer. It reads with a socket
-timeout, caps bodies and decodes chunked bodies itself. Run it behind a TLS
-proxy: it speaks plain HTTP.
+The server is the stdlib's ThreadingHTTPServer with one thread per
+connection. It reads with a timeout per read and a deadline for the whole
+request, caps bodies, decodes chunked bodies itself and answers 503 beyond
+`max_connections` connections at once. Run it behind a TLS proxy: it speaks
+plain HTTP.
 """
 
 import hashlib
 import hmac
+import io
 import json
 import logging
+import re
 import signal
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from tsync.config import Settings
 from tsync.errors import ApiError, ConfigError, TsyncError
 from tsync.logs import log_context, new_run_id
 from tsync.notify import Notifier
 from tsync.store import Store
-from tsync.webhook.body import BodyError, read_body
-from tsync.webhook.payload import Notification, PayloadError, parse_notification
+from tsync.webhook.body import BodyError, DeadlineExceeded, SocketReader, read_body
+from tsync.webhook.payload import MAX_EVENT_ID, Notification, PayloadError, parse_notification
 from tsync.webhook.signature import DEFAULT_TOLERANCE, SCHEMES, SIGNATURE_HEADER, SignatureError, verify
 from tsync.webhook.worker import InboxWorker, close_engine
 
@@ -44,7 +49,11 @@ SYNC_PATH = "/api/sync/tripleseat"
 HEALTH_PATH = "/healthz"
 MAX_BODY = 1024 * 1024  # bytes
 READ_TIMEOUT = 10.0  # seconds a client may stay silent while sending a request
+REQUEST_TIMEOUT_FACTOR = 3  # the whole request must arrive within this many read timeouts by default
+MAX_CONNECTIONS = 64  # connections handled at once; more get 503 without being read
+BUSY_LOG_INTERVAL = 60.0  # seconds between log lines about connections rejected with 503
 MAX_HOURS_BACK = 24 * 366
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_./:%~+-]{1,200}")
 
 MISSING_SECRET_MESSAGE = (
     "TRIPLESEAT_WEBHOOK_SECRET is missing: set the webhook signing key, "
@@ -92,8 +101,23 @@ class WebhookServer:
         signature_tolerance: float = DEFAULT_TOLERANCE,
         max_body: int = MAX_BODY,
         read_timeout: float = READ_TIMEOUT,
+        request_timeout: float | None = None,
+        max_connections: int = MAX_CONNECTIONS,
         worker_options: dict | None = None,
     ):
+        """Configure the server; nothing listens until `start()`.
+
+        `read_timeout` is how long a client may stay silent while it sends
+        its request, and `request_timeout` (default REQUEST_TIMEOUT_FACTOR
+        times `read_timeout`) is how long the whole request, headers and
+        body, may take. `max_connections` caps the requests handled at once.
+        """
+        if request_timeout is None:
+            request_timeout = REQUEST_TIMEOUT_FACTOR * read_timeout
+        if read_timeout <= 0 or request_timeout <= 0:
+            raise ConfigError(f"read_timeout {read_timeout} and request_timeout {request_timeout} must be positive seconds")
+        if max_connections < 1:
+            raise ConfigError(f"max_connections {max_connections} is not valid: allow at least 1 connection")
         if not settings.webhook_secret and not allow_unsigned:
             raise ConfigError(MISSING_SECRET_MESSAGE)
         if signature_scheme not in SCHEMES:
@@ -110,6 +134,8 @@ class WebhookServer:
         self.signature_tolerance = signature_tolerance
         self.max_body = max_body
         self.read_timeout = read_timeout
+        self.request_timeout = request_timeout
+        self.max_connections = max_connections
         self.start_worker = start_worker
 
         self._owns_store = store is None
@@ -123,6 +149,13 @@ class WebhookServer:
         self._scheme_logged = False
         self._stopped = False
         self._scheme_lock = threading.Lock()
+
+        # Readers of requests still arriving, so that shutdown can shorten their deadlines.
+        self._readers: set[SocketReader] = set()
+        self._readers_lock = threading.Lock()
+        self._stopping = False
+        self._busy_rejections = 0
+        self._busy_logged_at: float | None = None
 
     # lifecycle
 
@@ -141,13 +174,12 @@ class WebhookServer:
         """Bind the socket, start the inbox worker, then serve requests in a background thread."""
         try:
             server_class = _HttpServer6 if ":" in self.host else _HttpServer
-            httpd = server_class((self.host, self.requested_port), _Handler)
+            httpd = server_class((self.host, self.requested_port), self)
         except OSError as error:
             raise ConfigError(
                 f"cannot listen on {self.host}:{self.requested_port}: {error.strerror or error} "
                 "(choose another --port or --host, or stop the process using it)"
             ) from None
-        httpd.webhook = self
         self._httpd = httpd
 
         if self.start_worker:
@@ -164,18 +196,94 @@ class WebhookServer:
         return self
 
     def shutdown(self) -> None:
-        """Stop accepting requests, let the worker finish its delivery in hand, then release the ledger."""
+        """Stop accepting connections, finish the requests in flight, stop the worker, then close the ledger.
+
+        A client that is still sending its request gets at most `read_timeout`
+        more seconds to complete it. A request already being handled, such as
+        a manual sync, runs to the end and gets its full response.
+        """
         if self._stopped:
             return
         self._stopped = True
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+            self._httpd.shutdown()  # ends the accept loop
+            self._httpd.server_close()  # closes the listening socket, so new connections are refused
             self._thread.join()
+            self._cut_short_slow_requests()
+            in_flight = self._httpd.handler_count()
+            if in_flight:
+                logger.info("waiting for %d request(s) in flight to finish", in_flight)
+            self._httpd.join_handlers()
+        # The worker and the ledger outlive every handler, because handlers enqueue into the ledger and wake the worker.
         self.worker.stop()
         if self._owns_store:
             self.store.close()
         logger.info("webhook server stopped")
+
+    @property
+    def stopping(self) -> bool:
+        """Whether shutdown has begun; requests still arriving then get at most `read_timeout` more seconds."""
+        return self._stopping
+
+    def _cut_short_slow_requests(self) -> None:
+        deadline = time.monotonic() + self.read_timeout
+        with self._readers_lock:
+            self._stopping = True
+            for reader in self._readers:
+                reader.shorten(deadline)
+
+    def open_reader(self, connection: socket.socket) -> SocketReader:
+        """Return the reader of a new connection, with its request deadline, and track it until `close_reader`."""
+        reader = SocketReader(connection, self.read_timeout, time.monotonic() + self.request_timeout)
+        with self._readers_lock:
+            if self._stopping:
+                reader.shorten(time.monotonic() + self.read_timeout)
+            self._readers.add(reader)
+        return reader
+
+    def close_reader(self, reader: SocketReader) -> None:
+        with self._readers_lock:
+            self._readers.discard(reader)
+
+    def reject_busy(self, connection: socket.socket) -> None:
+        """Send a 503 reply on a connection beyond `max_connections` without parsing its request.
+
+        This runs in the accept loop, so the socket is switched to
+        non-blocking mode: the short reply fits in the empty send buffer of a
+        new connection, and a send that would block is dropped instead.
+        """
+        correlation_id = new_run_id("hook")
+        message = f"the server is busy with {self.max_connections} requests: send the request again later"
+        document = json.dumps({"error": message}).encode("utf-8") + b"\n"
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(document)}\r\n"
+            f"X-Correlation-Id: {correlation_id}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        try:
+            connection.setblocking(False)
+            connection.send(head.encode("ascii") + document)
+            # Closing a socket with unread input sends a reset, which can make the client drop
+            # the reply, so the part of the request that has already arrived is read first.
+            connection.recv(65536)
+        except OSError:
+            pass
+        self._log_busy()
+
+    def _log_busy(self) -> None:
+        # Only the accept loop calls this, so the counters need no lock.
+        self._busy_rejections += 1
+        now = time.monotonic()
+        if self._busy_logged_at is not None and now - self._busy_logged_at < BUSY_LOG_INTERVAL:
+            return
+        logger.warning(
+            "rejected %d connection(s) with 503: %d requests were already in progress, the maximum (max_connections)",
+            self._busy_rejections, self.max_connections,
+        )
+        self._busy_rejections = 0
+        self._busy_logged_at = now
 
     def __enter__(self) -> "WebhookServer":
         return self.start()
@@ -185,14 +293,13 @@ class WebhookServer:
 
     # routing
 
-    def route(self, handler: "_Handler", method: str) -> Reply:
-        target = urlsplit(handler.path)
-        allowed = {self.path: "POST", SYNC_PATH: "GET", HEALTH_PATH: "GET"}.get(target.path)
+    def route(self, handler: "_Handler", method: str, target: SplitResult) -> Reply:
+        allowed = {self.path: ("POST",), SYNC_PATH: ("GET",), HEALTH_PATH: ("GET", "HEAD")}.get(target.path)
         if allowed is None:
             return error_reply(404, f"path {target.path[:100]!r} not found: webhooks go to {self.path}", outcome="not found")
-        if method != allowed:
-            return Reply(405, {"error": f"method {method} is not allowed on {target.path}: use {allowed}"},
-                         outcome="method not allowed", headers={"Allow": allowed})
+        if method not in allowed:
+            return Reply(405, {"error": f"method {method} is not allowed on {target.path}: use {' or '.join(allowed)}"},
+                         outcome="method not allowed", headers={"Allow": ", ".join(allowed)})
 
         if target.path == self.path:
             return self.receive_delivery(handler)
@@ -235,8 +342,9 @@ class WebhookServer:
         digest = hashlib.sha256(body).hexdigest()
         several = len(notification.event_ids) > 1
         # NOTE: Tripleseat's updated_at has minute precision in captured deliveries, so two changes to
-        # one event within a minute share a dedupe key. The later one is then stored as a duplicate,
-        # and only the scheduled `tsync recent` run picks it up.
+        # one event within a minute share a dedupe key. The store treats the later one as a repeat
+        # only while the earlier one is pending (waiting or being synced), so a change that arrives
+        # during that sync is left to the scheduled `tsync recent` run.
         version = notification.updated_at or digest
 
         accepted: list[int] = []
@@ -360,8 +468,9 @@ def serve(
 ) -> None:
     """Serve webhooks until SIGTERM or SIGINT, then stop cleanly and return.
 
-    On a signal the server stops accepting requests and the worker finishes the
-    delivery in hand. `ready(server)` is called once the socket is bound.
+    On a signal the server stops accepting connections, finishes the requests
+    in flight, and the worker finishes the delivery in hand (see
+    WebhookServer.shutdown). `ready(server)` is called once the socket is bound.
     Extra keyword options go to WebhookServer.
     """
     server = WebhookServer(
@@ -403,7 +512,7 @@ def _bearer_matches(header: str | None, token: str) -> bool:
 def _sync_parameters(query: str) -> tuple[int | None, int | None]:
     """Return (event_id, hours_back) from the query; exactly one of them is set."""
     parameters = parse_qs(query, keep_blank_values=True)
-    event_id = _positive_parameter(parameters, "event_id", maximum=None)
+    event_id = _positive_parameter(parameters, "event_id", maximum=MAX_EVENT_ID)
     hours_back = _positive_parameter(parameters, "hours_back", maximum=MAX_HOURS_BACK)
     if event_id is None and hours_back is None:
         raise ValueError("event_id or hours_back is missing: call ?event_id=<Tripleseat event id> or ?hours_back=<hours>")
@@ -412,25 +521,97 @@ def _sync_parameters(query: str) -> tuple[int | None, int | None]:
     return event_id, hours_back
 
 
-def _positive_parameter(parameters: dict[str, list[str]], name: str, *, maximum: int | None) -> int | None:
+def _positive_parameter(parameters: dict[str, list[str]], name: str, *, maximum: int) -> int | None:
     values = parameters.get(name)
     if values is None:
         return None
     if len(values) > 1:
         raise ValueError(f"{name} is given {len(values)} times: pass it once")
     text = values[0].strip()
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
+    digits = text.lstrip("0")
+    if not text.isascii() or not text.isdigit() or not digits:
         raise ValueError(f"{name} {text[:40]!r} is not valid: expected a positive whole number")
-    if maximum is not None and int(text) > maximum:
-        raise ValueError(f"{name} {text} is too large: use at most {maximum}")
-    return int(text)
+    # Comparing the digit count first keeps int() away from a value of thousands of digits.
+    if len(digits) > len(str(maximum)) or int(digits) > maximum:
+        raise ValueError(f"{name} {text[:40]} is too large: use at most {maximum}")
+    return int(digits)
+
+
+def _request_target(raw: str) -> SplitResult | None:
+    """Return the request target split into its parts, or None when it is not a valid URL."""
+    try:
+        return urlsplit(raw)
+    except ValueError:  # such as "http://[x/", an unclosed IPv6 host in an absolute-form target
+        return None
+
+
+def _loggable(text: str) -> str:
+    """Return `text` as it is when it is plain, else quoted and shortened, so a log line stays one clean line."""
+    if _PLAIN_TEXT.fullmatch(text):
+        return text
+    return repr(text[:100])
 
 
 class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
+    """ThreadingHTTPServer with a cap on concurrent handlers and handler threads that shutdown can join."""
+
+    # Handler threads are tracked and joined by join_handlers, so requests in flight finish on shutdown.
+    daemon_threads = False
+    block_on_close = False
     # With the stdlib's listen backlog of 5, a burst of concurrent deliveries gets refused or retried connections.
     request_queue_size = 64
-    webhook: WebhookServer
+
+    def __init__(self, address, webhook: WebhookServer):
+        self.webhook = webhook
+        self._slots = threading.BoundedSemaphore(webhook.max_connections)
+        self._handlers: set[threading.Thread] = set()
+        self._handlers_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.webhook.reject_busy(request)
+            self.shutdown_request(request)
+            return
+
+        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address),
+                                  name="tsync-webhook-request", daemon=False)
+        with self._handlers_lock:
+            self._handlers.add(thread)
+        try:
+            thread.start()
+        except BaseException:
+            with self._handlers_lock:
+                self._handlers.discard(thread)
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._handlers_lock:
+                self._handlers.discard(threading.current_thread())
+            self._slots.release()
+
+    def handler_count(self) -> int:
+        with self._handlers_lock:
+            return len(self._handlers)
+
+    def join_handlers(self) -> None:
+        """Wait until every handler thread has finished; call it only after the accept loop has ended."""
+        with self._handlers_lock:
+            threads = list(self._handlers)
+        for thread in threads:
+            thread.join()
+
+    def handle_error(self, request, client_address) -> None:
+        # The stdlib prints the traceback to stderr; a client that vanished mid-request is not an error.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.info("client %s closed the connection: %s", client_address[0], type(error).__name__)
+            return
+        logger.exception("handling a request from %s failed", client_address[0])
 
 
 class _HttpServer6(_HttpServer):
@@ -448,15 +629,30 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def setup(self) -> None:
-        # StreamRequestHandler applies `timeout` to the socket, so a silent client cannot hold a thread.
-        self.timeout = self.server.webhook.read_timeout
+        webhook: WebhookServer = self.server.webhook
+        # StreamRequestHandler applies `timeout` to the socket; it bounds writes here, and reads through the reader.
+        self.timeout = webhook.read_timeout
         super().setup()
+        # The reader adds the deadline for the whole request, so a client cannot hold
+        # the thread by sending one byte just before each read timeout.
+        self.rfile.close()
+        self.reader = webhook.open_reader(self.connection)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.webhook.close_reader(self.reader)
 
     def do_POST(self) -> None:
         self._dispatch("POST")
 
     def do_GET(self) -> None:
         self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
 
     def do_PUT(self) -> None:
         self._dispatch("PUT")
@@ -473,33 +669,54 @@ class _Handler(BaseHTTPRequestHandler):
         self.correlation_id = new_run_id("sync" if self.path.startswith(SYNC_PATH) else "hook")
         # Each connection carries one request, which keeps the body framing simple after an error.
         self.close_connection = True
+        target = _request_target(self.path)
+        path = target.path if target is not None else self.path
 
         with log_context(run_id=self.correlation_id):
-            try:
-                reply = webhook.route(self, method)
-            except TimeoutError:
-                reply = error_reply(408, f"request timed out: the client sent nothing for {webhook.read_timeout:g} s",
-                                    outcome="timed out")
-            except Exception:
-                logger.exception("request to %s failed", urlsplit(self.path).path)
-                reply = error_reply(500, f"internal error: see the log for {self.correlation_id}", outcome="internal error")
+            reply = self._reply(webhook, method, target)
+            if reply is None:
+                logger.info("%s %s: the client closed the connection before the request was complete", method, _loggable(path))
+                return
 
             try:
-                self._write(reply)
+                self._write(reply, with_body=method != "HEAD")
             except OSError as error:
                 logger.warning("writing the response failed: %s", error)
 
-            path = urlsplit(self.path).path
             elapsed_ms = (time.monotonic() - started) * 1000
             # Successful health probes arrive every few seconds, so they are logged at DEBUG only.
             level = logging.DEBUG if path == HEALTH_PATH and reply.status == 200 else logging.INFO
             logger.log(
                 level, "%s %s %d %s trigger=%s events=%s %.0f ms",
-                method, path, reply.status, reply.outcome, reply.trigger or "-",
+                method, _loggable(path), reply.status, reply.outcome, _loggable(reply.trigger or "-"),
                 ",".join(str(event_id) for event_id in reply.event_ids) or "-", elapsed_ms,
             )
 
-    def _write(self, reply: Reply) -> None:
+    def _reply(self, webhook: WebhookServer, method: str, target: SplitResult | None) -> Reply | None:
+        """Route the request and return its reply, or None when the client has gone."""
+        if target is None:
+            return error_reply(400, "request target is not a valid URL: send a path such as " + webhook.path,
+                               outcome="invalid target")
+        try:
+            return webhook.route(self, method, target)
+        except DeadlineExceeded:
+            if webhook.stopping:
+                return error_reply(503, "the server is stopping: send the request again", outcome="cut short by shutdown")
+            return error_reply(408, f"request timed out: the request was not complete after {webhook.request_timeout:g} s",
+                               outcome="timed out")
+        except TimeoutError:
+            return error_reply(408, f"request timed out: the client sent nothing for {webhook.read_timeout:g} s",
+                               outcome="timed out")
+        except ConnectionError:
+            return None
+        except Exception:
+            logger.exception("request to %s failed", _loggable(target.path))
+            return error_reply(500, f"internal error: see the log for {self.correlation_id}", outcome="internal error")
+
+    def _write(self, reply: Reply, *, with_body: bool = True) -> None:
+        """Send `reply`; a HEAD response carries the same headers, Content-Length included, and no body."""
+        # A reader may have left a shorter timeout on the socket for its last read.
+        self.connection.settimeout(self.server.webhook.read_timeout)
         payload = json.dumps(reply.document).encode("utf-8") + b"\n"
         self.send_response(reply.status, HTTPStatus(reply.status).phrase)
         self.send_header("Content-Type", "application/json")
@@ -509,7 +726,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(payload)
+        if with_body:
+            self.wfile.write(payload)
 
     def log_message(self, format: str, *args) -> None:
         # http.server's own access line is replaced by the one line per request in _dispatch.

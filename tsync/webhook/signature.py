@@ -21,6 +21,7 @@ from tsync.errors import TsyncError
 SIGNATURE_HEADER = "X-Signature"
 SCHEMES = ("auto", "t_v1", "hex", "base64")
 DEFAULT_TOLERANCE = 300  # seconds, applied to timestamps in the past and in the future
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds fit in 10 digits until the year 2286
 
 
 class SignatureError(TsyncError):
@@ -106,7 +107,8 @@ def _parse_t_v1(header: str) -> tuple[int, list[str]]:
         if not separator:
             raise SignatureError(f"{SIGNATURE_HEADER} is malformed: expected t=<unix seconds>,v1=<hex>")
         if name == "t":
-            if not value.isdigit():
+            # str.isdigit() alone also accepts characters such as "²" that int() rejects.
+            if not (value.isascii() and value.isdigit() and len(value) <= MAX_TIMESTAMP_DIGITS):
                 raise SignatureError(f"{SIGNATURE_HEADER} is malformed: timestamp t must be whole unix seconds")
             timestamp = int(value)
         elif name == "v1":
