@@ -27,8 +27,15 @@ DELIVERY_TIMEOUT = 10.0  # seconds
                    "the log names the one that matched so you can pin it.")
 @click.option("--no-signature-check", is_flag=True,
               help="INSECURE: accept deliveries without checking X-Signature. For local testing only.")
+@click.option("--max-connections", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Requests handled at once; more get 503.")
+@click.option("--request-timeout", type=click.FloatRange(min=1), default=30.0, show_default=True,
+              help="Seconds a client has to send its whole request; slower ones get 408.")
+@click.option("--max-body", type=click.IntRange(min=1024), default=1024 * 1024, show_default=True,
+              help="Largest request body in bytes; larger ones get 413.")
 @click.pass_obj
-def serve_webhook(state: CliState, host, port, path, signature_scheme, no_signature_check):
+def serve_webhook(state: CliState, host, port, path, signature_scheme, no_signature_check, max_connections,
+                  request_timeout, max_body):
     """Receive Tripleseat webhooks and sync every event they name.
 
     Each signed delivery is stored in the ledger's inbox before the 200 reply
@@ -58,6 +65,9 @@ def serve_webhook(state: CliState, host, port, path, signature_scheme, no_signat
         notifier=notifier,
         store=store,
         ready=announce,
+        max_connections=max_connections,
+        request_timeout=request_timeout,
+        max_body=max_body,
     )
 
 
