@@ -451,33 +451,15 @@ def default_engine_factory(settings: Settings, store: Store, notifier: Notifier)
     return lambda: build_engine(settings, store=store, notifier=notifier)
 
 
-def serve(
-    settings: Settings,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    path: str = DEFAULT_PATH,
-    signature_scheme: str = "auto",
-    allow_unsigned: bool = False,
-    engine_factory: Callable[[], object] | None = None,
-    notifier: Notifier | None = None,
-    store: Store | None = None,
-    start_worker: bool = True,
-    ready: Callable[[WebhookServer], None] | None = None,
-    **options,
-) -> None:
+def serve(settings: Settings, *, ready: Callable[[WebhookServer], None] | None = None, **options) -> None:
     """Serve webhooks until SIGTERM or SIGINT, then stop cleanly and return.
 
     On a signal the server stops accepting connections, finishes the requests
     in flight, and the worker finishes the delivery in hand (see
     WebhookServer.shutdown). `ready(server)` is called once the socket is bound.
-    Extra keyword options go to WebhookServer.
+    The keyword options are WebhookServer's.
     """
-    server = WebhookServer(
-        settings, host=host, port=port, path=path, signature_scheme=signature_scheme,
-        allow_unsigned=allow_unsigned, engine_factory=engine_factory, notifier=notifier,
-        store=store, start_worker=start_worker, **options,
-    )
+    server = WebhookServer(settings, **options)
     stop_requested = threading.Event()
 
     def request_stop(signum, frame):
