@@ -9,6 +9,7 @@ use Click or HTTP directly: the API clients and the store are passed in.
 import logging
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -125,32 +126,24 @@ class Engine:
                 result.events.append(self._cancel_claimed(event_id, "", reason, result.run_id))
         return result
 
-    class _RunScope:
-        def __init__(self, engine: "Engine", result: RunResult):
-            self.engine = engine
-            self.result = result
-            self.context = log_context(run_id=result.run_id)
-
-        def __enter__(self):
-            self.context.__enter__()
-            self.engine.store.start_run(self.result.run_id, self.result.mode, self.result.dry_run)
-            logger.info("Sync started - mode %s%s", self.result.mode, " (dry run)" if self.result.dry_run else "")
-            return self
-
-        def __exit__(self, kind, error, traceback):
-            summary = self.result.summary
-            self.engine.store.finish_run(self.result.run_id, summary)
-            if error is not None:
+    @contextmanager
+    def _run(self, result: RunResult):
+        """Record the run in the ledger and log its start and its closing summary line."""
+        with log_context(run_id=result.run_id):
+            self.store.start_run(result.run_id, result.mode, result.dry_run)
+            logger.info("Sync started - mode %s%s", result.mode, " (dry run)" if result.dry_run else "")
+            try:
+                yield
+            except Exception as error:
                 logger.error("Sync stopped: %s", error)
-            logger.info(
-                "Sync completed - Queried: %d, Injected: %d, Skipped: %d, Failed: %d",
-                summary["queried"], summary["injected"], summary["skipped"], summary["failed"],
-            )
-            self.context.__exit__(kind, error, traceback)
-            return False
-
-    def _run(self, result: RunResult) -> "_RunScope":
-        return Engine._RunScope(self, result)
+                raise
+            finally:
+                summary = result.summary
+                self.store.finish_run(result.run_id, summary)
+                logger.info(
+                    "Sync completed - Queried: %d, Injected: %d, Skipped: %d, Failed: %d",
+                    summary["queried"], summary["injected"], summary["skipped"], summary["failed"],
+                )
 
     # one event
 
