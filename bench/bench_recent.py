@@ -2,9 +2,9 @@
 
 The cron job runs every 45 minutes, so a run must finish well inside that,
 including Tripleseat's limit of 10 requests a second. This script copies the
-seed's eligible events into N events with new ids, runs the real engine once
-to create every order and once more to skip them all, and prints the wall
-time, the requests sent to each API and the peak resident memory.
+seed's eligible events into N events with new ids. It runs the real engine
+once to create every order and once more to skip them all. It prints the
+wall time, the requests sent to each API and the peak resident memory.
 
     python bench/bench_recent.py --events 300 --rate 10
 """

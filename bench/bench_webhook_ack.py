@@ -1,10 +1,11 @@
-"""Benchmark how fast serve-webhook answers a signed delivery while the APIs are slow.
+"""Benchmark how fast serve-webhook responds to a signed delivery while the APIs are slow.
 
-Tripleseat re-sends a webhook that is not answered 200 in time, so the
-listener must answer from its inbox, never after the sync. This script
-starts the sandbox with 2 s of latency on every Revel and Tripleseat call,
-starts the listener on loopback, posts N signed deliveries one after another
-and prints the answer times (median, 95th percentile, maximum) in ms.
+Tripleseat re-sends a webhook that does not get a 200 in time, so the
+listener must respond once the delivery is in its inbox, never after the
+sync. This script starts the sandbox with 2 s of latency on every Revel and
+Tripleseat call and starts the listener on loopback. It posts N signed
+deliveries one after another and prints the response times (median, 95th
+percentile, maximum) in ms.
 
     python bench/bench_webhook_ack.py --deliveries 200
 """

@@ -327,7 +327,7 @@ CASES.append(Case(
 ))
 
 # The same booking-level document on a booking with two events: tsync cannot tell whose
-# items they are, so the event fails and says so.
+# items they are, so the event fails with that reason.
 CASES.append(Case(
     "booking-document-two-events",
     event(61000011, "Grant Foundation Retreat Day 1", [], grand_total="201.88", amount_due="201.88",

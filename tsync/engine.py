@@ -297,7 +297,7 @@ class Engine:
         """Return the Revel order for this local_id, preferring tsync's own, or None.
 
         A batch lookup made at the start of a run can only prove that an order
-        exists. An empty answer is checked again here, right before creating,
+        exists. An empty result is checked again here, right before creating,
         because another process may have created the order since.
         """
         if ledger_row.get("outcome") == "creating" and ledger_row.get("revel_order_id"):

@@ -1,7 +1,7 @@
 """Exception types shared by the engine, the API clients and the CLI.
 
-The CLI maps each type to an exit code: ConfigError and AuthError give 2,
-everything else that escapes a run gives 1. Messages are one line that says
+The CLI maps each type to an exit code: ConfigError, InputError and
+AuthError give 2, everything else that escapes a run gives 1. Messages are one line that states
 what failed, on which value, and what to do next.
 """
 

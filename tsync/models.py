@@ -19,7 +19,7 @@ class PlannedItem:
     key: str  # "<document id>/<line item id>", stable across runs
     product_id: int
     name: str  # Tripleseat display name
-    name_override: str | None  # set when a generic product stands in for the line
+    name_override: str | None  # set when a generic product replaces the line's own
     quantity: Decimal
     unit_price: Decimal
     gross: Decimal  # quantity x unit price, before the line discount
@@ -115,7 +115,7 @@ def _jsonable(value):
 
 @dataclass
 class EventResult:
-    """What happened to one event in a run; serialised into the `--json` report."""
+    """The outcome of one event in a run, serialised into the `--json` report."""
 
     id: int
     name: str

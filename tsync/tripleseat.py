@@ -176,9 +176,13 @@ class TripleseatClient:
 
     def _send_authorized(self, url: str, query: dict) -> requests.Response:
         headers = {"Authorization": f"Bearer {self._access_token()}", "Accept": "application/json"}
+        return self._send("GET", url, params=query, headers=headers)
+
+    def _send(self, method: str, url: str, **request_options) -> requests.Response:
+        """Send one request with the client's timeout, retry policy and rate limiter."""
         return send_request(
             self.session,
-            "GET",
+            method,
             url,
             timeout=self.settings.http_timeout,
             service=SERVICE,
@@ -186,8 +190,7 @@ class TripleseatClient:
             limiter=self.rate_limiter,
             sleep=self.sleep,
             clock=self.clock,
-            params=query,
-            headers=headers,
+            **request_options,
         )
 
     # access token
@@ -234,20 +237,8 @@ class TripleseatClient:
             "client_id": self.settings.tripleseat_client_id,
             "client_secret": self.settings.tripleseat_client_secret,
         }
-        response = send_request(
-            self.session,
-            "POST",
-            url,
-            timeout=self.settings.http_timeout,
-            service=SERVICE,
-            # Retrying is safe: a repeated token request at most issues a second token.
-            policy=self.retry_policy,
-            limiter=self.rate_limiter,
-            sleep=self.sleep,
-            clock=self.clock,
-            data=form,
-            headers={"Accept": "application/json"},
-        )
+        # Retrying is safe: a repeated token request at most issues a second token.
+        response = self._send("POST", url, data=form, headers={"Accept": "application/json"})
 
         token_url = strip_query(url)
         where = f"Tripleseat token endpoint {token_url}"

@@ -8,7 +8,7 @@ next `times` matching requests get it, and then the fault is used up:
 Kinds and their options:
 
 - latency: wait `delay` seconds (default 1), then handle the request normally.
-- status: answer `status` with the JSON `body` (default {"error": <reason phrase>})
+- status: respond with `status` and the JSON `body` (default {"error": <reason phrase>})
   and, when `retry_after` is given, a Retry-After header. The request is not handled.
 - html: answer `status` (default 200) with an HTML login page, or an HTML error
   page for a status of 400 or more, as a misconfigured proxy or an expired
